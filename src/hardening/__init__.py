@@ -1,0 +1,32 @@
+"""``hardening``: make an ASGI service safe to launch.
+
+Wrap any ASGI app with :func:`harden`, configured by :class:`HardeningSettings`::
+
+    from hardening import harden, HardeningSettings
+
+    app = harden(app, HardeningSettings(environment="production"))
+
+Importing this package imports no optional dependency and has no side effect.
+"""
+
+from __future__ import annotations
+
+from hardening._compose import LAYER_ORDER, harden, middleware_list
+from hardening.errors import ConfigurationError, HardeningError, MissingDependencyError
+from hardening.problems import Problem, ProblemResponse
+from hardening.settings import HardeningSettings
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "LAYER_ORDER",
+    "ConfigurationError",
+    "HardeningError",
+    "HardeningSettings",
+    "MissingDependencyError",
+    "Problem",
+    "ProblemResponse",
+    "__version__",
+    "harden",
+    "middleware_list",
+]

@@ -1,0 +1,111 @@
+"""Small helpers shared by the pure ASGI middleware of ``hardening``.
+
+Headers are handled as raw ``(name, value)`` byte pairs, as ASGI sends them: names are
+lower-case ``bytes``. Nothing here allocates more than the edit it makes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Final
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = (
+    "HTTP_SCOPES",
+    "REQUEST_ID_STATE_KEY",
+    "ASGIApp",
+    "Message",
+    "RawHeaders",
+    "Receive",
+    "Scope",
+    "Send",
+    "get_header",
+    "on_response_start",
+    "remove_headers",
+    "request_id_of",
+    "scope_state",
+    "set_header",
+)
+
+RawHeaders = list[tuple[bytes, bytes]]
+"""ASGI headers: a list of ``(lower-case name, value)`` byte pairs."""
+
+HTTP_SCOPES: Final = frozenset({"http"})
+"""Scope types that carry HTTP requests and responses."""
+
+REQUEST_ID_STATE_KEY: Final = "request_id"
+"""Key under ``scope["state"]`` where the request-ID layer stores the request's ID."""
+
+
+def get_header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> bytes | None:
+    """Return the first value of header ``name`` (lower-case bytes), or ``None``."""
+    for key, value in headers:
+        if key == name:
+            return value
+    return None
+
+
+def set_header(message: Message, name: bytes, value: bytes, *, replace: bool = True) -> None:
+    """Set header ``name`` on an ``http.response.start`` message.
+
+    With ``replace`` (the default) every existing value of the header is dropped first,
+    so the header is never duplicated. With ``replace=False`` a header the app already
+    set is kept and ``value`` is not added.
+    """
+    headers: RawHeaders = list(message.get("headers", ()))
+    present = any(key == name for key, _ in headers)
+    if present and not replace:
+        return
+    if present:
+        headers = [(key, val) for key, val in headers if key != name]
+    headers.append((name, value))
+    message["headers"] = headers
+
+
+def remove_headers(message: Message, names: frozenset[bytes]) -> None:
+    """Drop every header whose lower-case name is in ``names`` from a response start."""
+    headers = message.get("headers")
+    if headers:
+        message["headers"] = [(key, val) for key, val in headers if key not in names]
+
+
+def on_response_start(send: Send, edit: Callable[[Message], None]) -> Send:
+    """Wrap ``send`` so that ``edit`` can change the ``http.response.start`` message.
+
+    ``edit`` is called once, with the mutable message, before it is passed on.
+    """
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            edit(message)
+        await send(message)
+
+    return wrapped
+
+
+def scope_state(scope: Scope) -> dict[str, Any]:
+    """Return the per-request ``scope["state"]`` dict, creating it when absent.
+
+    Starlette exposes it as ``request.state``; uvicorn gives every request its own copy.
+    """
+    state: dict[str, Any] | None = scope.get("state")
+    if state is None:
+        state = {}
+        scope["state"] = state
+    return state
+
+
+def request_id_of(scope: Scope) -> str | None:
+    """Return the request ID the request-ID layer assigned to this request, if any."""
+    state = scope.get("state")
+    if state is None:
+        return None
+    value = state.get(REQUEST_ID_STATE_KEY)
+    return value if isinstance(value, str) else None
+
+
+Responder = Callable[[Scope, Receive, Send], Awaitable[None]]
+"""Alias of an ASGI callable used for early answers."""
+
+_ = ASGIApp  # re-exported for layer modules

@@ -1,0 +1,6 @@
+"""Fixtures that start real Redis and PostgreSQL servers on loopback.
+
+PLACEHOLDER: the infrastructure work fills this module in.
+"""
+
+from __future__ import annotations

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import hardening
+
+EXPECTED_ALL = {
+    "LAYER_ORDER",
+    "ConfigurationError",
+    "HardeningError",
+    "HardeningSettings",
+    "MissingDependencyError",
+    "Problem",
+    "ProblemResponse",
+    "__version__",
+    "harden",
+    "middleware_list",
+}
+
+OPTIONAL_MODULES = ("limits", "secure", "structlog", "sentry_sdk", "opentelemetry", "redis", "sqlalchemy", "asyncpg", "psycopg", "orjson")
+
+
+def test_public_all_is_pinned() -> None:
+    """The public API is exactly what we meant to export."""
+    assert set(hardening.__all__) == EXPECTED_ALL
+    for name in hardening.__all__:
+        assert hasattr(hardening, name)
+
+
+def test_import_has_no_optional_dependency_and_no_side_effect() -> None:
+    """Importing hardening imports no extra, adds no logging handler and reads no env."""
+    code = (
+        "import logging, sys, os\n"
+        "before = list(logging.getLogger().handlers)\n"
+        "import hardening, hardening.settings, hardening.cli\n"
+        f"bad = [m for m in {OPTIONAL_MODULES!r} if m in sys.modules]\n"
+        "assert not bad, bad\n"
+        "assert logging.getLogger().handlers == before\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+
+    assert result.returncode == 0, result.stderr
