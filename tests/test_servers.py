@@ -14,7 +14,7 @@ def test_redis_fixture_starts_a_real_server(redis_server: RedisServer) -> None:
     port = redis_server.port
 
     redis_server.stop()
-    with pytest.raises(OSError):
+    with pytest.raises(ConnectionRefusedError):
         redis_server.ping()
     redis_server.start()
 

@@ -62,7 +62,7 @@ def harden(app: ASGIApp, settings: HardeningSettings | None = None) -> ASGIApp:
         A new ASGI callable. ``app`` itself is left unchanged and still usable.
     """
     if settings is None:
-        from hardening.settings import HardeningSettings as _Settings  # noqa: PLC0415
+        from hardening.settings import HardeningSettings as _Settings
 
         settings = _Settings()
     for config in reversed(_layers(settings)):

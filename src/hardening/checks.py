@@ -86,8 +86,6 @@ def run_checks(settings: HardeningSettings, *, silenced: Iterable[str] = ()) -> 
         silenced: Rule IDs to leave out of the result.
     """
     skip = frozenset(silenced)
-    findings = [
-        finding for check in collect_checks() for finding in check(settings) if finding.id not in skip
-    ]
+    findings = [finding for check in collect_checks() for finding in check(settings) if finding.id not in skip]
     findings.sort(key=lambda f: (-SEVERITY_ORDER[f.severity], f.id, f.setting))
     return findings

@@ -24,9 +24,7 @@ def _subcommands() -> list[tuple[str, str, AddArguments, Run]]:
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with every registered subcommand."""
-    parser = argparse.ArgumentParser(
-        prog="hardening", description="Production hardening for ASGI services."
-    )
+    parser = argparse.ArgumentParser(prog="hardening", description="Production hardening for ASGI services.")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text, add_arguments, run in _subcommands():
@@ -41,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:
-        from hardening import __version__  # noqa: PLC0415
+        from hardening import __version__
 
         print(__version__)
         return 0

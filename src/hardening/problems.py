@@ -134,6 +134,7 @@ class ProblemResponse(Response):
         super().__init__(content=None, status_code=problem.status, headers=headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Send the problem, adding the request ID when the request-ID layer assigned one."""
         request_id = request_id_of(scope)
         if request_id is not None and "request_id" not in self.problem.extensions:
             self.problem.extensions["request_id"] = request_id
