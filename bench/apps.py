@@ -1,0 +1,144 @@
+"""The apps the benchmarks compare: bare Starlette, each hardening layer, the full stack, the peers.
+
+Every app answers ``GET /items/{id}`` with a small JSON body, so only the middleware differs.
+``make_app()`` builds one by the name in ``BENCH_APP`` (used by uvicorn with ``--factory``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp
+
+ORIGIN = "https://app.example.com"
+HOST = "testserver"
+
+
+async def item(request: Request) -> JSONResponse:
+    return JSONResponse({"id": request.path_params["item_id"], "name": "widget"})
+
+
+def bare() -> Starlette:
+    return Starlette(routes=[Route("/items/{item_id}", item)])
+
+
+# ----------------------------------------------------------------------------- hardening
+
+LAYER_OVERRIDES: dict[str, dict[str, Any]] = {
+    "request_id": {},
+    "access_log": {},
+    "errors": {},
+    "tracing": {},
+    "health": {},
+    "headers": {},
+    "hosts": {"allowed_hosts": [HOST, "127.0.0.1", "localhost"]},
+    "cors": {"allow_origins": [ORIGIN]},
+    "csrf": {},
+    "body_limit": {},
+    "rate_limit": {"storage_uri": "async+memory://", "default_limits": "1000000/second"},
+}
+"""Per-layer settings that make the layer do its real work on the benchmark request."""
+
+
+def _quiet_access_log() -> None:
+    """Send the access log to a null sink: we measure the middleware, not the terminal."""
+    for name in ("hardening.access", "hardening"):
+        logger = logging.getLogger(name)
+        logger.handlers = [logging.NullHandler()]
+        logger.propagate = False
+
+
+def hardening_settings(only: str | None = None) -> Any:
+    """Settings for the full stack, or for one layer alone (``only``)."""
+    from hardening import LAYER_ORDER, HardeningSettings
+
+    data: dict[str, Any] = {"environment": "production"}
+    for name in LAYER_ORDER:
+        overrides = dict(LAYER_OVERRIDES.get(name, {}))
+        if only is not None:
+            overrides["enabled"] = name == only
+        data[name] = overrides
+    if only is None:
+        data["tracing"] = {"enabled": False}  # no OTel SDK in a default service; measured alone
+    return HardeningSettings.model_validate(data)
+
+
+def hardened(only: str | None = None) -> ASGIApp:
+    from hardening import harden
+
+    _quiet_access_log()
+    return harden(bare(), hardening_settings(only))
+
+
+# ----------------------------------------------------------------------------- peers
+
+
+def peer_cors(app: ASGIApp) -> ASGIApp:
+    from starlette.middleware.cors import CORSMiddleware
+
+    return CORSMiddleware(app, allow_origins=[ORIGIN], allow_credentials=True)
+
+
+def peer_secure(app: ASGIApp) -> ASGIApp:
+    from secure import Secure
+    from secure.middleware.asgi import SecureASGIMiddleware
+
+    return SecureASGIMiddleware(app, secure=Secure.with_default_headers())
+
+
+def peer_correlation_id(app: ASGIApp) -> ASGIApp:
+    from asgi_correlation_id import CorrelationIdMiddleware
+
+    return CorrelationIdMiddleware(app)
+
+
+def peer_slowapi_app() -> Starlette:
+    from slowapi import Limiter
+    from slowapi.util import get_remote_address
+
+    app = bare()
+    app.state.limiter = Limiter(key_func=get_remote_address, default_limits=["1000000/second"])
+    return app
+
+
+def peer_slowapi(app: ASGIApp | None = None) -> ASGIApp:
+    from slowapi.middleware import SlowAPIASGIMiddleware
+
+    return SlowAPIASGIMiddleware(peer_slowapi_app())
+
+
+def peer_stack() -> ASGIApp:
+    """The peer stack of the issue: CORS, secure, correlation ID and slowapi (ASGI)."""
+    app: ASGIApp = peer_slowapi()
+    app = peer_correlation_id(app)
+    app = peer_secure(app)
+    return peer_cors(app)
+
+
+def apps() -> dict[str, Callable[[], ASGIApp]]:
+    """Every benchmarked app by name, bare first."""
+    from hardening import LAYER_ORDER
+
+    table: dict[str, Callable[[], ASGIApp]] = {"bare starlette": bare}
+    for name in LAYER_ORDER:
+        if name in LAYER_OVERRIDES:
+            table[f"hardening: {name}"] = lambda name=name: hardened(name)  # type: ignore[misc]
+    table["hardening: full stack"] = hardened
+    table["peer: starlette CORS"] = lambda: peer_cors(bare())
+    table["peer: secure"] = lambda: peer_secure(bare())
+    table["peer: asgi-correlation-id"] = lambda: peer_correlation_id(bare())
+    table["peer: slowapi (ASGI)"] = peer_slowapi
+    table["peer: stack of the four"] = peer_stack
+    return table
+
+
+def make_app() -> ASGIApp:
+    """Factory for uvicorn: the app named by ``BENCH_APP``."""
+    return apps()[os.environ["BENCH_APP"]]()

@@ -1,0 +1,115 @@
+"""Run every benchmark and write ``bench/results/latest.{json,md}``.
+
+Usage: ``python bench/run.py [--quick] [--no-uvicorn]``. Numbers are from one run on one
+machine; only the ratios matter. Benchmarks report; they never gate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import imports, inprocess, throughput  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+
+
+def _machine() -> dict[str, Any]:
+    return {
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "processor": platform.machine(),
+    }
+
+
+def _extra(script: str, args: list[str]) -> dict[str, Any] | None:
+    """Run a capability's own benchmark script (it prints one JSON object last)."""
+    path = ROOT / "bench" / script
+    if not path.exists():
+        print(f"  ({script} not available yet)")
+        return None
+    out = subprocess.run([sys.executable, str(path), *args], capture_output=True, text=True, cwd=ROOT, check=False,
+                         timeout=600)  # fmt: skip
+    print(out.stdout.rstrip())
+    if out.returncode != 0:
+        print(f"  {script} failed: {out.stderr[-500:]}")
+        return {"error": out.stderr[-500:]}
+    last = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else "{}"
+    try:
+        result: dict[str, Any] = json.loads(last)
+    except json.JSONDecodeError:
+        return {"output": out.stdout[-2000:]}
+    return result
+
+
+def _markdown(report: dict[str, Any]) -> str:
+    m = report["machine"]
+    lines = [f"Measured {m['date']} on {m['cpus']} CPUs ({m['processor']}), Python {m['python']}.", ""]
+    lines += ["### In-process overhead per request", "",
+              "| app | us per request | overhead (us) | ratio to bare |", "| --- | ---: | ---: | ---: |"]  # fmt: skip
+    for row in report["inprocess"]:
+        if "error" in row:
+            lines.append(f"| {row['app']} | not available: {row['error'][:80]} | | |")
+        else:
+            lines.append(f"| {row['app']} | {row['us_per_request']} | {row['overhead_us']} | {row['ratio_to_bare']} |")
+    if report.get("uvicorn"):
+        lines += ["", "### Throughput under uvicorn (loopback)", "",
+                  "| app | requests/s | share of bare | load generator |", "| --- | ---: | ---: | --- |"]  # fmt: skip
+        for row in report["uvicorn"]:
+            setup = f"{row['load_generator']}, {row['connections']} connections, {row['seconds']} s"
+            lines.append(f"| {row['app']} | {row['requests_per_second']} | {row['relative_to_bare']:.1%} | {setup} |")
+    elif report.get("uvicorn_skipped"):
+        lines += ["", f"Throughput under uvicorn: skipped ({report['uvicorn_skipped']})."]
+    lines += ["", "### Import time", "", "| module | ms |", "| --- | ---: |"]
+    lines += [f"| `{row['module']}` | {row['import_ms']} |" for row in report["imports"]]
+    for key, title in (("ratelimit", "Rate limiting"), ("health", "Health endpoint under concurrent probes")):
+        if report.get(key):
+            lines += ["", f"### {title}", "", "```json", json.dumps(report[key], indent=2), "```"]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer iterations (smoke run)")
+    parser.add_argument("--no-uvicorn", action="store_true", help="skip the uvicorn throughput part")
+    args = parser.parse_args()
+    n, rounds, seconds = (500, 2, 2) if args.quick else (5000, 5, 5)
+
+    report: dict[str, Any] = {"machine": _machine()}
+    print("== in-process overhead per request")
+    report["inprocess"] = inprocess.run(n=n, rounds=rounds)
+    if args.no_uvicorn:
+        report["uvicorn_skipped"] = "--no-uvicorn"
+    else:
+        print("== throughput under uvicorn")
+        report["uvicorn"] = throughput.run(seconds=seconds)
+    print("== import time")
+    report["imports"] = imports.run(repeats=3 if args.quick else 7)
+    print("== rate limiting (Redis round trips, overhead next to slowapi)")
+    report["ratelimit"] = _extra("bench_ratelimit.py", ["--quick"] if args.quick else [])
+    print("== health endpoint under 1,000 concurrent probes")
+    report["health"] = _extra("bench_health.py", ["--quick"] if args.quick else [])
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
+    markdown = _markdown(report)
+    (RESULTS / "latest.md").write_text(markdown)
+    print()
+    print(markdown)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
