@@ -1,17 +1,191 @@
-"""Turns any exception into a problem+json 500.
+"""The error guard: any exception inside becomes a problem+json 500, logged once.
 
-PLACEHOLDER: the capability's issue replaces this module with the real implementation.
+The guard wraps the whole app, outside Starlette's own ``ServerErrorMiddleware``, so a
+500 still passes through the request-ID, security-header and CORS layers. It:
+
+* answers ``500 application/problem+json`` with the request ID and no exception text or
+  traceback (development may show the exception type and a redacted message);
+* logs the exception once, with its traceback, on the stdlib logger ``hardening.errors``
+  (the logging set-up routes it through the shared redaction policy);
+* reports it to Sentry when the Sentry SDK has been initialised;
+* replaces a framework's own 500 answer (Starlette's plain text or debug page) when the
+  framework re-raises the exception after sending it;
+* when the response had already started, sends nothing more and returns: the server then
+  closes the connection, so the client sees a truncated response, not a complete-looking
+  one, and no second ``http.response.start`` is ever sent.
 """
 
 from __future__ import annotations
 
-from hardening._config import LayerConfig
+import logging
+import sys
+from typing import TYPE_CHECKING, Final
 
-__all__ = ("ErrorGuardConfig",)
+from starlette.exceptions import HTTPException
+
+from hardening._asgi import request_id_of
+from hardening._config import LayerConfig
+from hardening.problems import Problem, ProblemError, problem_for_status, send_problem
+from hardening.redaction import redact_text
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+    from hardening.settings import HardeningSettings
+
+__all__ = ("ERROR_LOGGER_NAME", "INTERNAL_ERROR_DETAIL", "ErrorGuardConfig", "ErrorGuardMiddleware")
+
+ERROR_LOGGER_NAME: Final = "hardening.errors"
+"""The stdlib logger unhandled exceptions are logged on."""
+
+_logger = logging.getLogger(ERROR_LOGGER_NAME)
+_MAX_HELD_BYTES: Final = 256 * 1024
+_SERVER_ERROR: Final = 500
+INTERNAL_ERROR_DETAIL: Final = "The server hit an unexpected error. Quote the request ID when reporting it."
+"""The `detail` of a 500 problem outside development."""
 
 
 class ErrorGuardConfig(LayerConfig):
-    """Placeholder config: the layer is not implemented yet."""
+    """The error guard: exceptions become problem+json 500s with the request ID."""
 
-    enabled: bool = False
-    """Whether this layer is part of the stack."""
+    enabled: bool = True
+    """Whether this layer is part of the stack (``HARDENING_ERRORS__ENABLED``)."""
+
+    replace_framework_500: bool = True
+    """Replace a 500 the app already answered when the app then re-raises the exception.
+
+    Starlette and FastAPI send their own 500 (plain text, or a traceback page with
+    ``debug=True``) and re-raise; the guard holds a 500 answer (up to 256 KiB) until the
+    app returns so it can send a problem document instead. Off in development, so the
+    framework's debug page still shows there."""
+
+    report_to_sentry: bool = True
+    """Report unhandled exceptions to Sentry when the Sentry SDK is initialised."""
+
+    show_details_in_development: bool = True
+    """In the ``development`` environment, put the exception type and its redacted
+    message in the problem's ``detail``. Never outside development."""
+
+    def build(self, app: ASGIApp, settings: HardeningSettings | None = None) -> ASGIApp:
+        """Return ``app`` wrapped in :class:`ErrorGuardMiddleware` (or ``app`` when disabled)."""
+        if not self.enabled:
+            return app
+        development = settings is not None and settings.environment == "development"
+        return ErrorGuardMiddleware(app, self, development=development)
+
+
+class ErrorGuardMiddleware:
+    """Pure ASGI middleware that turns any exception from the app into a safe 500.
+
+    Args:
+        app: The ASGI app to guard.
+        config: The guard's settings; defaults to :class:`ErrorGuardConfig`.
+        development: Whether the service runs in development (details may be shown).
+    """
+
+    def __init__(self, app: ASGIApp, config: ErrorGuardConfig | None = None, *, development: bool = False) -> None:
+        config = config or ErrorGuardConfig()
+        self.app = app
+        self._show_details = development and config.show_details_in_development
+        self._hold_500 = config.replace_framework_500 and not development
+        self._report = config.report_to_sentry
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the app; answer or close cleanly when it raises."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        started = False  # a start message reached the client
+        held: list[Message] = []  # a 500 answer held back until the app returns
+        held_bytes = 0
+
+        async def flush() -> None:
+            nonlocal started, held_bytes
+            messages = held.copy()
+            held.clear()
+            held_bytes = 0
+            started = True
+            for message in messages:
+                await send(message)
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started, held_bytes
+            kind = message["type"]
+            if kind == "http.response.start" and not started:
+                if self._hold_500 and message.get("status") == _SERVER_ERROR:
+                    held.append(message)
+                    return
+                started = True
+            elif held:
+                held.append(message)
+                held_bytes += len(message.get("body", b""))
+                if held_bytes > _MAX_HELD_BYTES:
+                    await flush()
+                return
+            await send(message)
+
+        try:
+            await self.app(scope, receive, guarded_send)
+        except Exception as exc:
+            held.clear()
+            await self._handle(exc, scope, send, started=started)
+        else:
+            if held:
+                await flush()
+
+    async def _handle(self, exc: Exception, scope: Scope, send: Send, *, started: bool) -> None:
+        problem, headers = self._problem_for(exc)
+        if problem.status >= _SERVER_ERROR:
+            _log_and_report(exc, scope, started=started, report=self._report)
+        if started:
+            return  # the server closes the connection: the client sees a truncated response
+        try:
+            await send_problem(scope, send, problem, headers=headers)
+        except Exception:
+            _logger.debug("could not send the error response; the client is gone")
+
+    def _problem_for(self, exc: Exception) -> tuple[Problem, list[tuple[bytes, bytes]]]:
+        if isinstance(exc, HTTPException):
+            headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (exc.headers or {}).items()]
+            if isinstance(exc, ProblemError):
+                return Problem(
+                    exc.problem.status,
+                    type=exc.problem.type,
+                    title=exc.problem.title,
+                    detail=exc.problem.detail,
+                    instance=exc.problem.instance,
+                    extensions=exc.problem.extensions,
+                ), headers
+            detail = exc.detail if isinstance(exc.detail, str) and exc.status_code < _SERVER_ERROR else None
+            return problem_for_status(exc.status_code, detail=detail), headers
+        detail = INTERNAL_ERROR_DETAIL
+        if self._show_details:
+            detail = redact_text(f"{type(exc).__name__}: {exc}")
+        return problem_for_status(_SERVER_ERROR, detail=detail), []
+
+
+def _log_and_report(exc: BaseException, scope: Scope, *, started: bool, report: bool) -> None:
+    """Log ``exc`` once with its traceback and hand it to Sentry when Sentry is active."""
+    path = scope.get("path", "")
+    _logger.error(
+        "Unhandled exception in ASGI application: %s %s",
+        scope.get("method", ""),
+        redact_text(path) if isinstance(path, str) else "",
+        exc_info=exc,
+        extra={"request_id": request_id_of(scope), "response_started": started},
+    )
+    if report:
+        _report_to_sentry(exc)
+
+
+def _report_to_sentry(exc: BaseException) -> None:
+    # An initialised SDK is always imported already, so never import it here.
+    sentry_sdk = sys.modules.get("sentry_sdk")
+    if sentry_sdk is None:
+        return
+    try:
+        if sentry_sdk.get_client().is_active():
+            sentry_sdk.capture_exception(exc)
+    except Exception:
+        _logger.debug("reporting to Sentry failed", exc_info=True)

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, Final
 
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
@@ -20,8 +21,11 @@ from hardening._asgi import request_id_of
 __all__ = (
     "PROBLEM_CONTENT_TYPE",
     "PROBLEM_TYPE_BASE",
+    "STATUS_PROBLEM_TYPES",
     "Problem",
+    "ProblemError",
     "ProblemResponse",
+    "problem_for_status",
     "problem_type",
     "send_problem",
 )
@@ -38,6 +42,25 @@ _RESERVED: Final = frozenset({"type", "title", "status", "detail", "instance"})
 def problem_type(slug: str) -> str:
     """Return the ``type`` URI of a ``hardening`` problem, e.g. ``rate-limited``."""
     return PROBLEM_TYPE_BASE + slug
+
+
+STATUS_PROBLEM_TYPES: Final[Mapping[int, str]] = {
+    400: problem_type("bad-request"),
+    401: problem_type("unauthorized"),
+    403: problem_type("forbidden"),
+    404: problem_type("not-found"),
+    405: problem_type("method-not-allowed"),
+    413: problem_type("body-too-large"),
+    415: problem_type("unsupported-media-type"),
+    422: problem_type("validation-failed"),
+    429: problem_type("rate-limited"),
+    500: problem_type("internal-error"),
+    503: problem_type("unavailable"),
+}
+"""The problem type used for each status when nothing more specific applies.
+
+Statuses not listed get ``about:blank`` (RFC 9457: "no more than the status code").
+"""
 
 
 class Problem:
@@ -92,7 +115,56 @@ class Problem:
         return f"Problem(status={self.status}, type={self.type!r}, title={self.title!r})"
 
 
+def problem_for_status(
+    status: int,
+    *,
+    detail: str | None = None,
+    extensions: Mapping[str, Any] | None = None,
+) -> Problem:
+    """Return a :class:`Problem` for ``status`` with its type from :data:`STATUS_PROBLEM_TYPES`.
+
+    Args:
+        status: The HTTP status code.
+        detail: A client-safe explanation of this occurrence.
+        extensions: Extra members such as ``errors``.
+    """
+    return Problem(
+        status,
+        type=STATUS_PROBLEM_TYPES.get(status, "about:blank"),
+        detail=detail,
+        extensions=extensions,
+    )
+
+
+class ProblemError(HTTPException):
+    """An exception that answers the request with a problem document.
+
+    Raise it from an endpoint (the validation helpers do). With
+    :func:`hardening.install_problem_handlers`, or with the error guard outside the app,
+    the client gets ``problem`` as ``application/problem+json``; without them it is
+    still a Starlette ``HTTPException`` with the right status.
+
+    Args:
+        problem: The problem to send.
+        headers: Extra response headers, for example ``Allow`` or ``Retry-After``.
+    """
+
+    def __init__(self, problem: Problem, *, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(problem.status, detail=problem.detail or problem.title, headers=headers)
+        self.problem = problem
+
+
+_RFC9110_TITLES: Final[Mapping[int, str]] = {
+    413: "Content Too Large",
+    416: "Range Not Satisfiable",
+    422: "Unprocessable Content",
+}
+
+
 def _phrase(status: int) -> str:
+    # RFC 9110 names, the same on every Python version (3.13 renamed these phrases).
+    if status in _RFC9110_TITLES:
+        return _RFC9110_TITLES[status]
     try:
         return HTTPStatus(status).phrase
     except ValueError:

@@ -1,0 +1,327 @@
+"""The error guard: exceptions become safe problem+json 500s, logged once, reported once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import sentry_sdk
+from sentry_sdk.envelope import Envelope
+from sentry_sdk.transport import Transport
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route
+from starlette.types import Message, Receive, Scope, Send
+
+from hardening import HardeningSettings
+from hardening.errorguard import ERROR_LOGGER_NAME, ErrorGuardConfig, ErrorGuardMiddleware
+from hardening.problems import PROBLEM_CONTENT_TYPE, Problem, ProblemError, problem_type
+from hardening.redaction import register_secret
+from hardening.validation import install_problem_handlers
+from tests.asgi_call import call, http_scope
+
+CANARY = "canary-s3cr3t-7f2a9"
+
+
+async def _boom(request: Request) -> Response:
+    raise RuntimeError(f"database password is {CANARY}")
+
+
+def _starlette(*, debug: bool = False, handlers: bool = False) -> Starlette:
+    app = Starlette(debug=debug, routes=[Route("/boom", _boom)])
+    if handlers:
+        install_problem_handlers(app)
+    return app
+
+
+def _client(app: Any) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+
+
+def _error_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == ERROR_LOGGER_NAME and r.levelno >= logging.ERROR]
+
+
+def _assert_safe_500(response: httpx.Response) -> dict[str, Any]:
+    assert response.status_code == 500
+    assert response.headers["content-type"] == PROBLEM_CONTENT_TYPE
+    body: dict[str, Any] = response.json()
+    assert body["type"] == problem_type("internal-error")
+    assert body["status"] == 500
+    assert CANARY not in response.text
+    assert "Traceback" not in response.text
+    assert "RuntimeError" not in response.text
+    return body
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("debug", "handlers"), [(False, False), (True, False), (False, True)])
+async def test_starlette_500_becomes_problem_with_request_id(
+    caplog: pytest.LogCaptureFixture, debug: bool, handlers: bool
+) -> None:
+    """Plain, debug-mode and handler-equipped Starlette apps all answer a safe problem 500."""
+    guarded = ErrorGuardMiddleware(_starlette(debug=debug, handlers=handlers))
+
+    async def with_request_id(scope: Scope, receive: Receive, send: Send) -> None:
+        scope.setdefault("state", {})["request_id"] = "req-123"
+        await guarded(scope, receive, send)
+
+    async with _client(with_request_id) as client:
+        response = await client.get("/boom")
+
+    body = _assert_safe_500(response)
+    assert body["request_id"] == "req-123"
+    records = _error_records(caplog)
+    assert len(records) == 1, "logged exactly once"
+    assert records[0].exc_info is not None
+    assert records[0].exc_info[0] is RuntimeError
+    assert getattr(records[0], "request_id", None) == "req-123"
+
+
+@pytest.mark.anyio
+async def test_bare_asgi_exception_becomes_problem() -> None:
+    """Any ASGI app, not only Starlette, is guarded."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        raise ValueError(CANARY)
+
+    async with _client(ErrorGuardMiddleware(app)) as client:
+        response = await client.post("/x?token=abc", content=b"hello")
+    _assert_safe_500(response)
+
+
+@pytest.mark.anyio
+async def test_development_shows_type_and_redacted_message(caplog: pytest.LogCaptureFixture) -> None:
+    """In development the detail names the exception, with registered secrets masked."""
+    register_secret(CANARY)
+    app = ErrorGuardConfig().build(_starlette(), HardeningSettings(environment="development"))
+    async with _client(app) as client:
+        response = await client.get("/boom")
+    assert response.status_code == 500
+    assert response.headers["content-type"].startswith("text/plain"), "Starlette's answer is kept in development"
+
+    async def bare(scope: Scope, receive: Receive, send: Send) -> None:
+        raise RuntimeError(f"database password is {CANARY}")
+
+    app = ErrorGuardConfig().build(bare, HardeningSettings(environment="development"))
+    async with _client(app) as client:
+        response = await client.get("/boom")
+    assert response.status_code == 500
+    assert response.json()["detail"] == "RuntimeError: database password is [REDACTED]"
+    assert CANARY not in response.text
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("environment", ["production", "staging", "test"])
+async def test_no_details_outside_development(environment: str) -> None:
+    """Outside development the detail is a fixed sentence."""
+    app = ErrorGuardConfig().build(_starlette(debug=True), HardeningSettings(environment=environment))  # type: ignore[arg-type]
+    async with _client(app) as client:
+        response = await client.get("/boom")
+    _assert_safe_500(response)
+
+
+@pytest.mark.anyio
+async def test_http_exception_escaping_keeps_its_status(caplog: pytest.LogCaptureFixture) -> None:
+    """An HTTPException raised outside a router (e.g. in a middleware) keeps its status."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        raise HTTPException(405, headers={"Allow": "GET"})
+
+    async with _client(ErrorGuardMiddleware(app)) as client:
+        response = await client.post("/")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET"
+    assert response.json()["type"] == problem_type("method-not-allowed")
+    assert not _error_records(caplog), "a 4xx is not an unhandled error"
+
+
+@pytest.mark.anyio
+async def test_problem_error_escaping_is_sent_as_is() -> None:
+    """A ProblemError that escapes the app is answered with its problem."""
+    problem = Problem(409, type=problem_type("conflict"), detail="Already exists.", extensions={"id": 7})
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        raise ProblemError(problem)
+
+    async with _client(ErrorGuardMiddleware(app)) as client:
+        first = await client.get("/")
+        second = await client.get("/")
+    assert first.status_code == 409
+    assert first.json() == {"type": problem_type("conflict"), "title": "Conflict", "status": 409, "detail": "Already exists.", "id": 7}
+    assert second.json() == first.json()
+    assert problem.extensions == {"id": 7}, "the raised problem is not mutated"
+
+
+@pytest.mark.anyio
+async def test_started_response_is_not_started_twice(caplog: pytest.LogCaptureFixture) -> None:
+    """After the start was sent, the guard logs and returns: no second start, no fake end."""
+
+    async def stream() -> Any:
+        yield b"first part;"
+        raise RuntimeError(CANARY)
+
+    async def endpoint(request: Request) -> Response:
+        return StreamingResponse(stream())
+
+    app = ErrorGuardMiddleware(Starlette(routes=[Route("/", endpoint)]))
+    result = await call(app, http_scope())
+
+    assert len(result.starts) == 1
+    assert result.status == 200
+    assert result.body == b"first part;"
+    assert not result.complete, "the body is left unterminated so the server closes the connection"
+    assert len(_error_records(caplog)) == 1
+    assert getattr(_error_records(caplog)[0], "response_started", None) is True
+
+
+@pytest.mark.anyio
+async def test_exception_after_complete_response_is_only_logged(caplog: pytest.LogCaptureFixture) -> None:
+    """An exception after the response was complete (a background task) is logged once."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await PlainTextResponse("done")(scope, receive, send)
+        raise RuntimeError("background task failed")
+
+    result = await call(ErrorGuardMiddleware(app), http_scope())
+    assert result.status == 200
+    assert result.body == b"done"
+    assert len(result.messages) == 2
+    assert len(_error_records(caplog)) == 1
+
+
+@pytest.mark.anyio
+async def test_deliberate_500_passes_through_unchanged() -> None:
+    """A 500 the app answers on purpose, without raising, reaches the client as sent."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await PlainTextResponse("custom failure", status_code=500)(scope, receive, send)
+
+    async with _client(ErrorGuardMiddleware(app)) as client:
+        response = await client.get("/")
+    assert response.status_code == 500
+    assert response.text == "custom failure"
+
+
+@pytest.mark.anyio
+async def test_large_deliberate_500_is_streamed_not_held() -> None:
+    """A held 500 is flushed once it grows past the hold limit, and then streams on."""
+    chunk = b"x" * 100_000
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 500, "headers": []})
+        for _ in range(5):
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    result = await call(ErrorGuardMiddleware(app), http_scope())
+    assert result.status == 500
+    assert result.body == chunk * 5
+    assert result.complete
+
+
+@pytest.mark.anyio
+async def test_client_gone_while_answering_does_not_raise() -> None:
+    """If sending the 500 fails (client gone), the guard swallows it."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        raise RuntimeError("boom")
+
+    async def receive() -> Message:
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        raise OSError("connection reset")
+
+    await ErrorGuardMiddleware(app)(http_scope(), receive, send)
+
+
+@pytest.mark.anyio
+async def test_non_http_scopes_pass_through() -> None:
+    """Lifespan and websocket scopes reach the app untouched, exceptions included."""
+    seen: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(scope["type"])
+        raise RuntimeError("lifespan failure")
+
+    async def receive() -> Message:
+        return {"type": "lifespan.startup"}
+
+    async def send(message: Message) -> None:
+        return None
+
+    with pytest.raises(RuntimeError):
+        await ErrorGuardMiddleware(app)({"type": "lifespan"}, receive, send)
+    assert seen == ["lifespan"]
+
+
+def test_disabled_config_returns_app_itself() -> None:
+    """``enabled=False`` leaves the app unwrapped; the default is on."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        return None
+
+    assert ErrorGuardConfig(enabled=False).build(app) is app
+    assert isinstance(ErrorGuardConfig().build(app), ErrorGuardMiddleware)
+    assert HardeningSettings().errors.enabled is True
+
+
+class _CaptureTransport(Transport):
+    def __init__(self, options: Any = None) -> None:
+        super().__init__(options)
+        self.envelopes: list[Envelope] = []
+
+    def capture_envelope(self, envelope: Envelope) -> None:
+        self.envelopes.append(envelope)
+
+
+@pytest.fixture
+def sentry_transport() -> Iterator[_CaptureTransport]:
+    """Initialise Sentry with an in-memory transport, and shut it down afterwards."""
+    transport = _CaptureTransport()
+    sentry_sdk.init(dsn="https://public@sentry.example.invalid/1", transport=transport, default_integrations=False)
+    try:
+        yield transport
+    finally:
+        sentry_sdk.get_client().close()
+        sentry_sdk.get_global_scope().set_client(None)
+
+
+def _sentry_errors(transport: _CaptureTransport) -> list[dict[str, Any]]:
+    sentry_sdk.flush()
+    return [event for event in (e.get_event() for e in transport.envelopes) if event is not None]
+
+
+@pytest.mark.anyio
+async def test_reported_to_sentry_once(sentry_transport: _CaptureTransport) -> None:
+    """An initialised Sentry SDK gets the exception exactly once; a 4xx is not reported."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["path"] == "/missing":
+            raise HTTPException(404)
+        raise RuntimeError("reported")
+
+    async with _client(ErrorGuardMiddleware(app)) as client:
+        assert (await client.get("/")).status_code == 500
+        assert (await client.get("/missing")).status_code == 404
+    errors = _sentry_errors(sentry_transport)
+    assert len(errors) == 1
+    assert errors[0]["exception"]["values"][-1]["type"] == "RuntimeError"
+
+
+@pytest.mark.anyio
+async def test_sentry_not_reported_when_disabled_in_config(sentry_transport: _CaptureTransport) -> None:
+    """``report_to_sentry=False`` keeps the guard from reporting."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        raise RuntimeError("not reported")
+
+    async with _client(ErrorGuardMiddleware(app, ErrorGuardConfig(report_to_sentry=False))) as client:
+        assert (await client.get("/")).status_code == 500
+    assert _sentry_errors(sentry_transport) == []
