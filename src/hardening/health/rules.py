@@ -1,0 +1,78 @@
+"""Production rules of the health endpoints (collected by :mod:`hardening.checks`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Final
+
+from hardening.checks import Finding
+
+if TYPE_CHECKING:
+    from hardening.checks import Check
+    from hardening.settings import HardeningSettings
+
+__all__ = ("CHECKS",)
+
+_KUBELET_TIMEOUT: Final = 1.0
+_MIN_TOKEN: Final = 16
+
+
+def _production(settings: HardeningSettings) -> bool:
+    return settings.environment in ("production", "staging")
+
+
+def health_enabled(settings: HardeningSettings) -> Iterable[Finding]:
+    """HARDENING-HEALTH-001: production without health endpoints."""
+    if _production(settings) and not settings.health.enabled:
+        yield Finding(
+            "HARDENING-HEALTH-001",
+            "warning",
+            "health endpoints are disabled: orchestrators cannot tell a starting or draining pod",
+            hint="enable them and point livenessProbe at /livez and readinessProbe at /readyz",
+            setting="health.enabled",
+            env_var="HARDENING_HEALTH__ENABLED",
+        )
+
+
+def details_public(settings: HardeningSettings) -> Iterable[Finding]:
+    """HARDENING-HEALTH-002: per-check details shown to anonymous callers in production."""
+    if _production(settings) and settings.health.enabled and settings.health.details == "always":
+        yield Finding(
+            "HARDENING-HEALTH-002",
+            "warning",
+            "health details (dependency names, errors, pool usage) are shown to anyone",
+            hint="set details to 'token' with a long random token, or 'never'",
+            setting="health.details",
+            env_var="HARDENING_HEALTH__DETAILS",
+        )
+
+
+def deadline_vs_probe(settings: HardeningSettings) -> Iterable[Finding]:
+    """HARDENING-HEALTH-003: deadline not under the kubelet's default 1 s probe timeout."""
+    if settings.health.enabled and settings.health.deadline >= _KUBELET_TIMEOUT:
+        yield Finding(
+            "HARDENING-HEALTH-003",
+            "info",
+            f"health deadline is {settings.health.deadline:g} s; the kubelet's default timeoutSeconds is 1 s",
+            hint="keep the deadline under the probes' timeoutSeconds (0.8 s for the default)",
+            setting="health.deadline",
+            env_var="HARDENING_HEALTH__DEADLINE",
+        )
+
+
+def token_strength(settings: HardeningSettings) -> Iterable[Finding]:
+    """HARDENING-HEALTH-004: the details token is short enough to guess."""
+    token = settings.health.token
+    if token is not None and 0 < len(token.get_secret_value()) < _MIN_TOKEN:
+        yield Finding(
+            "HARDENING-HEALTH-004",
+            "warning",
+            f"the health details token is shorter than {_MIN_TOKEN} characters",
+            hint="use a random value such as `python -c 'import secrets; print(secrets.token_urlsafe(32))'`",
+            setting="health.token",
+            env_var="HARDENING_HEALTH__TOKEN",
+        )
+
+
+CHECKS: Final[tuple[Check, ...]] = (health_enabled, details_public, deadline_vs_probe, token_strength)
+"""The health endpoints' production rules."""
