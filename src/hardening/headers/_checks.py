@@ -1,0 +1,84 @@
+"""Production rules for the security-headers settings (``HARDENING-HDR-*``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Final
+
+from hardening.checks import Check, Finding
+from hardening.csp import NONCE_SOURCE, parse_policy
+
+if TYPE_CHECKING:
+    from hardening.settings import HardeningSettings
+
+__all__ = ("CHECKS", "HSTS_MIN_MAX_AGE")
+
+HSTS_MIN_MAX_AGE: Final = 15_768_000
+"""Six months: shorter HSTS costs points on the MDN HTTP Observatory."""
+
+_PROFILES: Final = ("api", "webapp", "docs")
+
+
+def hsts_off(settings: HardeningSettings) -> Iterator[Finding]:
+    """HARDENING-HDR-001: HSTS is off (or the whole headers layer is)."""
+    headers = settings.headers
+    if not headers.enabled:
+        yield Finding(
+            id="HARDENING-HDR-001",
+            severity="error",
+            message="The security-headers layer is disabled: no HSTS, CSP or anti-framing headers are sent.",
+            hint="Remove HARDENING_HEADERS__ENABLED=false.",
+            setting="headers.enabled",
+            env_var="HARDENING_HEADERS__ENABLED",
+        )
+    elif not headers.hsts.enabled:
+        yield Finding(
+            id="HARDENING-HDR-001",
+            severity="error",
+            message="HSTS is off: a network attacker can downgrade the first visit to plain HTTP.",
+            hint="Set HARDENING_HEADERS__HSTS__ENABLED=true (it is only ever sent on HTTPS).",
+            setting="headers.hsts.enabled",
+            env_var="HARDENING_HEADERS__HSTS__ENABLED",
+        )
+    elif headers.hsts.max_age < HSTS_MIN_MAX_AGE:
+        yield Finding(
+            id="HARDENING-HDR-003",
+            severity="warning",
+            message=f"HSTS max-age is {headers.hsts.max_age} s, under six months ({HSTS_MIN_MAX_AGE} s).",
+            hint="Raise it to 63072000 (two years) once HTTPS works everywhere.",
+            setting="headers.hsts.max_age",
+            env_var="HARDENING_HEADERS__HSTS__MAX_AGE",
+        )
+
+
+def csp_unsafe_inline_scripts(settings: HardeningSettings) -> Iterator[Finding]:
+    """HARDENING-HDR-002: an enforced CSP lets inline scripts run (``'unsafe-inline'``).
+
+    ``'unsafe-inline'`` next to a nonce or hash is ignored by browsers and not reported.
+    The ``docs`` profile (Swagger UI's inline bootstrap) is reported as a warning.
+    """
+    headers = settings.headers
+    if not headers.enabled:
+        return
+    for name in _PROFILES:
+        text = headers.profile(name).csp
+        if text is None:
+            continue
+        directives = parse_policy(text)
+        sources = directives.get("script-src") or directives.get("default-src") or ()
+        if "'unsafe-inline'" not in sources:
+            continue
+        if any(s == NONCE_SOURCE or s.startswith(("'nonce-", "'sha256-", "'sha384-", "'sha512-")) for s in sources):
+            continue
+        yield Finding(
+            id="HARDENING-HDR-002",
+            severity="warning" if name == "docs" else "error",
+            message=f"The {name} CSP allows inline scripts ('unsafe-inline'), so it does not stop XSS.",
+            hint="Use the 'nonce' source with 'strict-dynamic' and put nonce=\"{{ csp_nonce(request) }}\" on scripts.",
+            setting=f"headers.{name}.csp",
+            env_var=f"HARDENING_HEADERS__{name.upper()}__CSP",
+        )
+
+
+CHECKS: Final[tuple[Check, ...]] = (hsts_off, csp_unsafe_inline_scripts)
+"""The production rules of the security-headers layer."""

@@ -1,0 +1,203 @@
+"""``SecurityHeadersMiddleware``: pure ASGI, header bytes computed once."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import TYPE_CHECKING, Any, Final
+
+from pydantic import ValidationError
+
+from hardening._asgi import ASGIApp, Message, Receive, Scope, Send, get_header, on_response_start, scope_state
+from hardening.clientip import ClientResolver
+from hardening.csp import CSP_NONCE_STATE_KEY, new_nonce
+from hardening.errors import ConfigurationError
+from hardening.headers._config import MANAGED_HEADERS, SecurityHeadersConfig
+from hardening.headers._profile import ProfileName
+from hardening.headers._render import CompiledProfile, compile_hsts, compile_profile
+from hardening.headers._reports import ReportReceiver
+
+if TYPE_CHECKING:
+    from hardening.settings import HardeningSettings
+
+__all__ = ("SecurityHeadersMiddleware", "is_local_host")
+
+_HTML_TYPES: Final = frozenset({b"text/html", b"application/xhtml+xml"})
+_SINGLE: Final = frozenset(
+    name.encode() for name in MANAGED_HEADERS - {"content-security-policy", "content-security-policy-report-only"}
+)
+_CSP_NAMES: Final = (b"content-security-policy", b"content-security-policy-report-only")
+_CACHE: Final = b"cache-control"
+_NO_STORE: Final = b"no-store"
+_VALIDATORS: Final = frozenset({b"etag", b"last-modified"})
+_HSTS: Final = b"strict-transport-security"
+
+
+def is_local_host(host: str) -> bool:
+    """Return whether ``host`` (a Host header, port allowed) names this machine."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        host = host[1 : host.find("]")] if "]" in host else host[1:]
+    elif host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    host = host.rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class SecurityHeadersMiddleware:
+    """Add security headers to every HTTP response, chosen per response class.
+
+    * A per-request CSP nonce is stored in ``scope["state"]["csp_nonce"]`` (read it with
+      :func:`hardening.csp_nonce`); responses carrying it get ``Cache-Control: no-store``
+      unless the app already said ``no-store`` or ``private``, and lose ``ETag`` and
+      ``Last-Modified`` (a 304 must never pair an old body with a new nonce).
+    * HSTS and ``upgrade-insecure-requests`` only on HTTPS (scheme resolved behind the
+      trusted proxies of ``settings.proxy``) and never for a localhost ``Host``.
+    * ``Server``, ``X-Powered-By`` and the other leaky headers are removed.
+    * Headers the app set win, except those named in ``config.override``; a header this
+      layer manages is never sent twice.
+    * A 304 gets only HSTS: its headers would overwrite the cached response's.
+
+    Args:
+        app: The ASGI app to wrap.
+        config: The settings; built from ``overrides`` when omitted.
+        settings: The whole settings, for the trusted proxies.
+        **overrides: ``SecurityHeadersConfig`` fields, for ``app.add_middleware(...)``.
+
+    Raises:
+        ConfigurationError: A value is invalid (the message names the setting).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        config: SecurityHeadersConfig | None = None,
+        *,
+        settings: HardeningSettings | None = None,
+        **overrides: Any,
+    ) -> None:
+        if config is None:
+            try:
+                config = SecurityHeadersConfig(**overrides)
+            except ValidationError as exc:
+                details = "; ".join(str(error["msg"]).removeprefix("Value error, ") for error in exc.errors())
+                raise ConfigurationError(f"invalid security headers settings: {details}") from None
+        elif overrides:
+            msg = "pass either a SecurityHeadersConfig or keyword settings, not both"
+            raise ConfigurationError(msg)
+        self.app = app
+        self.config = config
+        self._resolver = ClientResolver(settings.proxy if settings is not None else None)
+        self._profiles: dict[ProfileName, CompiledProfile] = {
+            name: compile_profile(config.profile(name), config.reporting, where=f"headers.{name}")
+            for name in ("api", "webapp", "docs")
+        }
+        self._uses_nonce = any(profile.uses_nonce for profile in self._profiles.values())
+        self._hsts = compile_hsts(config.hsts)
+        self._remove = frozenset(name.encode("latin-1") for name in config.remove)
+        self._override = frozenset(name.encode("latin-1") for name in config.override)
+        self._prefixes = sorted(config.path_profiles.items(), key=lambda item: len(item[0]), reverse=True)
+        reporting = config.reporting
+        self._receiver_path = reporting.receiver_path if reporting.receiver else None
+        self._receiver = ReportReceiver(reporting) if reporting.receiver else None
+
+    def _path_profile(self, scope: Scope) -> ProfileName | None:
+        path: str = scope.get("path", "")
+        root: str = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root) :] or "/"
+        for prefix, name in self._prefixes:
+            if prefix == "/" or path == prefix or path.startswith(prefix + "/"):
+                return name
+        return None
+
+    def _is_secure(self, scope: Scope) -> bool:
+        if self._resolver.scheme(scope) != "https":
+            return False
+        host = get_header(scope.get("headers", ()), b"host")
+        if host is None:
+            server = scope.get("server")
+            return not (server and is_local_host(str(server[0])))
+        return not is_local_host(host.decode("latin-1"))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        nonce: bytes | None = None
+        if self._uses_nonce:
+            value = new_nonce()
+            scope_state(scope)[CSP_NONCE_STATE_KEY] = value
+            nonce = b"'nonce-" + value.encode("ascii") + b"'"
+        forced = self._path_profile(scope) if self._prefixes else None
+
+        def edit(message: Message) -> None:
+            self._edit(message, scope, forced, nonce)
+
+        wrapped = on_response_start(send, edit)
+        if self._receiver is not None and scope.get("path") == self._receiver_path:
+            await self._receiver(scope, receive, wrapped)
+            return
+        await self.app(scope, receive, wrapped)
+
+    def _edit(self, message: Message, scope: Scope, forced: ProfileName | None, nonce: bytes | None) -> None:
+        headers: list[tuple[bytes, bytes]] = []
+        seen: set[bytes] = set()
+        for name, value in message.get("headers") or ():
+            lower = name.lower()
+            if lower in self._remove or (lower in _SINGLE and lower in seen):
+                continue
+            seen.add(lower)
+            headers.append((name, value))
+        secure = self._is_secure(scope)
+        if message["status"] != 304:
+            profile = self._profiles[forced or self._classify(headers)]
+            for name, value in profile.static:
+                self._put(headers, seen, name, value)
+            nonce_sent = False
+            for policy in profile.policies:
+                if policy.name in seen and policy.name not in self._override:
+                    continue
+                value = policy.render(nonce or b"", secure=secure)
+                nonce_sent = nonce_sent or len(policy.secure_parts) > 1
+                self._put(headers, seen, policy.name, value)
+            if nonce_sent:
+                headers = self._no_store(headers)
+            elif profile.cache_control is not None:
+                self._put(headers, seen, _CACHE, profile.cache_control)
+        if secure and self._hsts is not None:
+            self._put(headers, seen, _HSTS, self._hsts)
+        message["headers"] = headers
+
+    @staticmethod
+    def _classify(headers: list[tuple[bytes, bytes]]) -> ProfileName:
+        for name, value in headers:
+            if name.lower() == b"content-type":
+                return "webapp" if value.split(b";", 1)[0].strip().lower() in _HTML_TYPES else "api"
+        return "api"
+
+    def _put(self, headers: list[tuple[bytes, bytes]], seen: set[bytes], name: bytes, value: bytes) -> None:
+        if name in seen:
+            if name not in self._override:
+                return
+            headers[:] = [(key, val) for key, val in headers if key.lower() != name]
+        seen.add(name)
+        headers.append((name, value))
+
+    @staticmethod
+    def _no_store(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        kept: list[tuple[bytes, bytes]] = []
+        for name, value in headers:
+            lower = name.lower()
+            if lower in _VALIDATORS:
+                continue
+            if lower == _CACHE and not (_NO_STORE in value.lower() or b"private" in value.lower()):
+                continue
+            kept.append((name, value))
+        if not any(name.lower() == _CACHE for name, _ in kept):
+            kept.append((_CACHE, _NO_STORE))
+        return kept
