@@ -12,6 +12,7 @@ from typing import Any, Final
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = (
+    "ERROR_RESPONSE_EDITORS_KEY",
     "HTTP_SCOPES",
     "REQUEST_ID_STATE_KEY",
     "ASGIApp",
@@ -20,6 +21,8 @@ __all__ = (
     "Receive",
     "Scope",
     "Send",
+    "add_error_response_editor",
+    "apply_error_response_editors",
     "get_header",
     "on_response_start",
     "remove_headers",
@@ -103,6 +106,31 @@ def request_id_of(scope: Scope) -> str | None:
         return None
     value = state.get(REQUEST_ID_STATE_KEY)
     return value if isinstance(value, str) else None
+
+
+ERROR_RESPONSE_EDITORS_KEY: Final = "hardening.error_response_editors"
+"""Key under ``scope["state"]`` of the edits to apply to a response sent by an outer layer."""
+
+
+def add_error_response_editor(scope: Scope, edit: Callable[[Message], None]) -> None:
+    """Ask the outer layer that answers an unhandled exception to apply ``edit``.
+
+    A layer that decorates responses (CORS, security headers) registers its edit when an
+    exception escapes the app before the response started, then re-raises. The error
+    guard, which sits outside it, calls :func:`apply_error_response_editors` on the
+    ``http.response.start`` of its 500, so that 500 carries the same headers as any other
+    response would have.
+    """
+    scope_state(scope).setdefault(ERROR_RESPONSE_EDITORS_KEY, []).append(edit)
+
+
+def apply_error_response_editors(scope: Scope, message: Message) -> None:
+    """Apply the edits registered with :func:`add_error_response_editor`, innermost first."""
+    state = scope.get("state")
+    if not state:
+        return
+    for edit in state.get(ERROR_RESPONSE_EDITORS_KEY, ()):
+        edit(message)
 
 
 Responder = Callable[[Scope, Receive, Send], Awaitable[None]]
