@@ -1,23 +1,32 @@
-"""One redaction policy, shared by logs, Sentry events, error responses and reports.
+"""One redaction policy, shared by logs, Sentry events, span attributes, errors and reports.
 
-Three rules, applied together:
+Four rules, applied together:
 
-* values under keys that look sensitive (``password``, ``token``, ``authorization``, ...)
-  are replaced by :data:`REDACTED`;
+* values under keys that look sensitive (``password``, ``db_password``, ``x-api-key``,
+  ``accessToken``, ``authorization``, ``cookie``, ...) are replaced by :data:`REDACTED`;
 * credentials in URLs (``scheme://user:password@host``) and sensitive query parameters
-  are masked inside any string;
+  (``?token=...``) are masked inside any string;
+* ``key=value``, ``key: value`` and ``"key": "value"`` pairs with a sensitive key are
+  masked inside any string (exception messages, ``repr`` of dicts, header dumps);
 * the exact secret values registered with :func:`register_secret` (the settings loader
   registers every ``SecretStr`` it loads) are masked wherever they appear in a string.
 
-Redaction is recursive and copy-on-write: the caller's objects are never mutated.
+Redaction is recursive and copy-on-write: the caller's objects are never mutated, and a
+container is copied only when something inside it changed.
 """
 
 from __future__ import annotations
 
+import datetime
+import decimal
+import enum
 import re
 import threading
+import uuid
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any, Final
+from urllib.parse import quote
 
 __all__ = (
     "REDACTED",
@@ -34,15 +43,45 @@ REDACTED: Final = "[REDACTED]"
 """What a redacted value is replaced with."""
 
 SENSITIVE_KEY_PATTERN: Final = re.compile(
-    r"pass(word|wd|phrase)?|pwd|secret|token|api[-_]?key|apikey|auth(orization)?|cookie|"
-    r"session|credential|private[-_]?key|signature|dsn|jwt|bearer|csrf|x[-_]api[-_]key",
+    r"passw(?:or)?d|passphrase|pwd|secret|token|apikey|authoriz|auth(?!or)|cookie|session|credential|"
+    r"privatekey|accesskey|signature|dsn|jwt|bearer|csrf|xsrf|cvv",
     re.IGNORECASE,
 )
-"""Keys whose values are always redacted (matched anywhere in the key)."""
+"""Sensitive words, searched in a key with ``-``, ``_``, ``.`` and spaces removed.
+
+So ``db_password``, ``X-Api-Key``, ``accessToken`` and ``client.secret`` all match;
+``author`` does not.
+"""
+
+_NOT_SENSITIVE: Final = re.compile(
+    r"(?:max|min|prompt|completion|total|input|output|num|cached|reasoning|used|remaining)tokens?"
+    r"|tokens?(?:count|used|usage|limit|total|remaining|persecond)",
+)
+"""Keys that contain a sensitive word but hold counts (LLM token usage, mostly)."""
 
 _MIN_SECRET_LENGTH: Final = 4
-_URL_CREDENTIALS: Final = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<userinfo>[^/@\s]+)@")
+_MAX_DEPTH: Final = 32
+_KEY_SEPARATORS: Final = re.compile(r"[\s_.\-]+")
+_URL_CREDENTIALS: Final = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<userinfo>[^/@\s?#]+)@")
 _QUERY_PARAM: Final = re.compile(r"(?P<key>[?&;][^=&;#\s]+)=(?P<value>[^&;#\s]*)")
+_KEY_VALUE: Final = re.compile(
+    r"(?<![\w-])(?P<key>[A-Za-z][\w.\-]{0,63})(?P<sep>[\"']?\s*[=:]\s*)"
+    r"(?!\[REDACTED\])(?P<value>\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'"
+    r"|(?:Bearer|Basic|Digest|Token|Negotiate)\s+[^\s,;&}\]]+|[^\s,;&}\]\"']+)",
+    re.IGNORECASE,
+)
+_PLAIN_TYPES: Final = (
+    int,
+    float,
+    bool,
+    type(None),
+    datetime.date,
+    datetime.time,
+    datetime.timedelta,
+    uuid.UUID,
+    decimal.Decimal,
+    enum.Enum,
+)
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
@@ -52,47 +91,81 @@ _secret_pattern: re.Pattern[str] | None = None
 def register_secret(value: str) -> None:
     """Register an exact secret value to be masked in every output.
 
+    Its URL-encoded form is registered too (secrets end up percent-encoded in DSNs).
     Values shorter than four characters are ignored (masking them would mangle
     ordinary text); the settings report flags such secrets as too short instead.
+
+    Args:
+        value: The secret, as it may appear in text.
     """
-    global _secret_pattern  # noqa: PLW0603 - one process-wide registry by design
-    if len(value) < _MIN_SECRET_LENGTH:
+    global _secret_pattern
+    if not isinstance(value, str) or len(value) < _MIN_SECRET_LENGTH:
         return
+    forms = {value, quote(value, safe="")}
     with _lock:
-        if value in _secrets:
+        if forms <= _secrets:
             return
-        _secrets.add(value)
+        _secrets.update(forms)
         ordered = sorted(_secrets, key=len, reverse=True)
         _secret_pattern = re.compile("|".join(re.escape(item) for item in ordered))
 
 
 def registered_secret_count() -> int:
-    """Return how many secret values are registered (never the values)."""
+    """Return how many secret values (and encoded forms) are registered, never the values."""
     return len(_secrets)
 
 
 def _clear_registered_secrets() -> None:
     """Forget every registered secret (tests only)."""
-    global _secret_pattern  # noqa: PLW0603
+    global _secret_pattern
     with _lock:
         _secrets.clear()
         _secret_pattern = None
 
 
+@lru_cache(maxsize=4096)
+def _is_sensitive_normalized(key: str) -> bool:
+    squashed = _KEY_SEPARATORS.sub("", key).lower()
+    if SENSITIVE_KEY_PATTERN.search(squashed) is None:
+        return False
+    return _NOT_SENSITIVE.fullmatch(squashed) is None
+
+
 def is_sensitive_key(key: str) -> bool:
-    """Return whether values stored under ``key`` must be redacted."""
-    return SENSITIVE_KEY_PATTERN.search(key) is not None
+    """Return whether values stored under ``key`` must be redacted.
+
+    Args:
+        key: A mapping key, header name, query parameter or variable name.
+    """
+    if len(key) > 128:
+        key = key[:128]
+    return _is_sensitive_normalized(key)
 
 
 def _mask_query(match: re.Match[str]) -> str:
     key = match.group("key")
-    if is_sensitive_key(key[1:]):
+    if is_sensitive_key(key[1:]) and match.group("value") != REDACTED:
         return f"{key}={REDACTED}"
     return match.group(0)
 
 
+def _mask_pair(match: re.Match[str]) -> str:
+    if not is_sensitive_key(match.group("key")):
+        return match.group(0)
+    value = match.group("value")
+    quote_char = value[0] if value[:1] in ("'", '"') else ""
+    return f"{match.group('key')}{match.group('sep')}{quote_char}{REDACTED}{quote_char}"
+
+
 def redact_url(url: str) -> str:
-    """Mask credentials and sensitive query parameters in ``url`` (or any text)."""
+    """Mask credentials and sensitive query parameters in ``url`` (or any text).
+
+    Args:
+        url: A URL such as ``postgresql://app:pw@db/app?sslpassword=x``.
+
+    Returns:
+        ``postgresql://[REDACTED]@db/app?sslpassword=[REDACTED]``.
+    """
     if "@" in url:
         url = _URL_CREDENTIALS.sub(lambda m: f"{m.group('scheme')}{REDACTED}@", url)
     if "=" in url:
@@ -101,17 +174,29 @@ def redact_url(url: str) -> str:
 
 
 def redact_text(text: str) -> str:
-    """Mask registered secrets, URL credentials and sensitive query values in ``text``."""
+    """Mask registered secrets, URL credentials and sensitive ``key=value`` pairs in ``text``.
+
+    Args:
+        text: Any string: a log message, an exception message, a header value.
+    """
     pattern = _secret_pattern
     if pattern is not None:
         text = pattern.sub(REDACTED, text)
-    if "://" in text or "=" in text:
+    if "@" in text or "=" in text:
         text = redact_url(text)
+    if "=" in text or ":" in text:
+        text = _KEY_VALUE.sub(_mask_pair, text)
     return text
 
 
 def redact(value: Any, *, extra_keys: Iterable[str] = ()) -> Any:
-    """Return a redacted copy of ``value`` (dicts, lists, tuples, sets and strings).
+    """Return a redacted copy of ``value``.
+
+    Mappings, lists, tuples and sets are walked (32 levels deep at most; deeper parts
+    are replaced by :data:`REDACTED`); strings go through :func:`redact_text`; bytes
+    are checked as Latin-1 text. Any other object whose ``repr`` would reveal
+    something is replaced by its redacted ``repr``; numbers, dates, UUIDs and enums
+    are returned as they are.
 
     Args:
         value: Any structure; containers are copied only where something changes.
@@ -121,32 +206,55 @@ def redact(value: Any, *, extra_keys: Iterable[str] = ()) -> Any:
     return _redact(value, extra, 0)
 
 
-_MAX_DEPTH: Final = 32
+def _redact_key(key: Any, item: Any, extra: frozenset[str], depth: int) -> Any:
+    if isinstance(key, str) and (is_sensitive_key(key) or (extra and key.lower() in extra)):
+        return REDACTED if item is not None else None
+    return _redact(item, extra, depth + 1)
 
 
 def _redact(value: Any, extra: frozenset[str], depth: int) -> Any:
     if isinstance(value, str):
         return redact_text(value)
+    if isinstance(value, _PLAIN_TYPES):
+        return value
     if depth >= _MAX_DEPTH:
         return REDACTED
     if isinstance(value, Mapping):
         changed = False
         out: dict[Any, Any] = {}
         for key, item in value.items():
-            if isinstance(key, str) and (is_sensitive_key(key) or key.lower() in extra):
-                new: Any = REDACTED if item is not None else None
-            else:
-                new = _redact(item, extra, depth + 1)
+            new = _redact_key(key, item, extra, depth)
             changed = changed or new is not item
             out[key] = new
         return out if changed else value
     if isinstance(value, (list, tuple)):
         items = [_redact(item, extra, depth + 1) for item in value]
-        if all(new is old for new, old in zip(items, value)):
+        if all(new is old for new, old in zip(items, value, strict=True)):
             return value
-        return type(value)(items) if isinstance(value, tuple) and type(value) is tuple else (
-            items if isinstance(value, list) else tuple(items)
-        )
+        if isinstance(value, list):
+            return items
+        if type(value) is tuple:
+            return tuple(items)
+        try:  # a named tuple keeps its type
+            return type(value)(*items)
+        except TypeError:
+            return tuple(items)
     if isinstance(value, (set, frozenset)):
-        return type(value)(_redact(item, extra, depth + 1) for item in value)
-    return value
+        redacted = [_redact(item, extra, depth + 1) for item in value]
+        if all(new is old for new, old in zip(redacted, value, strict=True)):
+            return value
+        return type(value)(redacted)
+    if isinstance(value, (bytes, bytearray)):
+        text = bytes(value).decode("latin-1")
+        cleaned = redact_text(text)
+        return value if cleaned == text else cleaned.encode("latin-1", "replace")
+    return _redact_object(value)
+
+
+def _redact_object(value: Any) -> Any:
+    try:
+        shown = repr(value)
+    except Exception:
+        return value
+    cleaned = redact_text(shown)
+    return value if cleaned == shown else cleaned

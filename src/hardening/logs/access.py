@@ -1,0 +1,233 @@
+"""The access log: one structured line per request, written when the response has ended.
+
+The line is emitted through the standard library logger ``hardening.access`` with its
+fields as ``extra``, so it needs no optional dependency; with
+:func:`hardening.logs.configure_logging` the fields become keys of the JSON line.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import time
+from typing import TYPE_CHECKING, Any, Final
+
+from pydantic import field_validator
+
+from hardening._asgi import REQUEST_ID_STATE_KEY, get_header
+from hardening._config import LayerConfig
+from hardening.clientip import ClientResolver, ProxyConfig
+from hardening.logs._context import SPAN_ID_STATE_KEY, TRACE_ID_STATE_KEY, parse_traceparent
+from hardening.redaction import redact_text, redact_url
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+    from hardening.settings import HardeningSettings
+
+__all__ = ("ACCESS_LOGGER", "AccessLogConfig", "AccessLogMiddleware")
+
+ACCESS_LOGGER: Final = "hardening.access"
+"""Name of the standard library logger the access lines are written to."""
+
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
+_USER_AGENT: Final = b"user-agent"
+_TRACEPARENT: Final = b"traceparent"
+
+
+def _printable(text: str) -> str:
+    """Escape control characters, so a value can never forge or split a log line."""
+    if _CONTROL.search(text) is None:
+        return text
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+class AccessLogConfig(LayerConfig):
+    """The access log: one line per request with timing, sizes, client and IDs."""
+
+    enabled: bool = True
+    """Whether this layer is part of the stack."""
+
+    exclude_paths: tuple[str, ...] = ("/healthz", "/livez", "/readyz", "/startupz", "/health")
+    """Exact paths not logged (health probes), except for a sample (see below)."""
+
+    excluded_sample_rate: float = 0.0
+    """Fraction (0 to 1) of requests to excluded paths that are logged anyway."""
+
+    slow_request_ms: float | None = None
+    """Requests slower than this many milliseconds are logged at WARNING level."""
+
+    max_user_agent_length: int = 256
+    """User agents are cut to this many characters."""
+
+    @field_validator("excluded_sample_rate")
+    @classmethod
+    def _check_rate(cls, value: float) -> float:
+        if not 0.0 <= value <= 1.0:
+            msg = (
+                "access_log.excluded_sample_rate (HARDENING_ACCESS_LOG__EXCLUDED_SAMPLE_RATE) must be "
+                f"between 0 and 1, got {value}"
+            )
+            raise ValueError(msg)
+        return value
+
+    @field_validator("slow_request_ms")
+    @classmethod
+    def _check_slow(cls, value: float | None) -> float | None:
+        if value is not None and value <= 0:
+            msg = (
+                "access_log.slow_request_ms (HARDENING_ACCESS_LOG__SLOW_REQUEST_MS) must be a positive "
+                "number of milliseconds, or unset"
+            )
+            raise ValueError(msg)
+        return value
+
+    def build(self, app: ASGIApp, settings: HardeningSettings | None = None) -> ASGIApp:
+        """Return ``app`` wrapped in :class:`AccessLogMiddleware`, or ``app`` when disabled."""
+        if not self.enabled:
+            return app
+        return AccessLogMiddleware(app, self, proxy=settings.proxy if settings is not None else None)
+
+
+class AccessLogMiddleware:
+    """Pure ASGI middleware writing one access line per HTTP request, at its very end.
+
+    The line is written when the last body chunk was sent, or when the app failed or
+    the client went away, with the duration measured on the monotonic clock and the
+    request and response bytes counted (not taken from ``Content-Length``).
+
+    Args:
+        app: The ASGI app to wrap.
+        config: The settings of this layer; defaults apply when ``None``.
+        proxy: Trusted proxies, for the client address.
+    """
+
+    def __init__(self, app: ASGIApp, config: AccessLogConfig | None = None, *, proxy: ProxyConfig | None = None):
+        self.app = app
+        self.config = config = config or AccessLogConfig()
+        self._logger = logging.getLogger(ACCESS_LOGGER)
+        self._resolver = ClientResolver(proxy)
+        self._excluded = frozenset(config.exclude_paths)
+        self._sample = config.excluded_sample_rate
+        self._slow_s = config.slow_request_ms / 1000 if config.slow_request_ms is not None else None
+        self._ua_max = config.max_user_agent_length
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI connection (other scope types pass through)."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope.get("path") in self._excluded and (self._sample <= 0 or random.random() >= self._sample):
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        end: float | None = None
+        status: int | None = None
+        request_bytes = 0
+        response_bytes = 0
+        disconnected = False
+        error: str | None = None
+
+        async def counting_receive() -> Message:
+            nonlocal request_bytes, disconnected
+            message = await receive()
+            if message["type"] == "http.request":
+                request_bytes += len(message.get("body", b""))
+            elif message["type"] == "http.disconnect" and end is None:
+                disconnected = True
+            return message
+
+        async def counting_send(message: Message) -> None:
+            nonlocal status, response_bytes, end, disconnected
+            kind = message["type"]
+            if kind == "http.response.start":
+                status = message["status"]
+            elif kind == "http.response.body":
+                response_bytes += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    end = time.perf_counter()
+            try:
+                await send(message)
+            except OSError:
+                disconnected = True
+                raise
+
+        try:
+            await self.app(scope, counting_receive, counting_send)
+        except BaseException as exc:
+            error = type(exc).__name__
+            if status is None:
+                status = 500
+            raise
+        finally:
+            duration = (end if end is not None else time.perf_counter()) - start
+            self._emit(scope, status, duration, request_bytes, response_bytes, disconnected, error)
+
+    def _emit(
+        self,
+        scope: Scope,
+        status: int | None,
+        duration: float,
+        request_bytes: int,
+        response_bytes: int,
+        disconnected: bool,
+        error: str | None,
+    ) -> None:
+        slow = self._slow_s is not None and duration > self._slow_s
+        level = logging.WARNING if (status is not None and status >= 500) or slow else logging.INFO
+        if not self._logger.isEnabledFor(level):
+            return
+        self._logger.log(
+            level,
+            "request",
+            extra=self.fields(scope, status, duration, request_bytes, response_bytes, disconnected, error),
+        )
+
+    def fields(
+        self,
+        scope: Scope,
+        status: int | None,
+        duration: float,
+        request_bytes: int,
+        response_bytes: int,
+        disconnected: bool,
+        error: str | None,
+    ) -> dict[str, Any]:
+        """Return the fields of the access line of one finished request."""
+        headers = scope.get("headers", ())
+        path = _printable(scope.get("path", ""))
+        query = scope.get("query_string", b"")
+        full_path = path + "?" + _printable(redact_url("?" + query.decode("latin-1"))[1:]) if query else path
+        route = getattr(scope.get("route"), "path", None)
+        user_agent = get_header(headers, _USER_AGENT)
+        state = scope.get("state") or {}
+        trace_id = state.get(TRACE_ID_STATE_KEY)
+        span_id = state.get(SPAN_ID_STATE_KEY)
+        if trace_id is None:
+            parsed = parse_traceparent(get_header(headers, _TRACEPARENT))
+            trace_id = parsed[0] if parsed else None
+        fields: dict[str, Any] = {
+            "method": scope.get("method"),
+            "route": _printable(route) if isinstance(route, str) else path,
+            "path": full_path,
+            "status": status,
+            "duration_ms": round(duration * 1000, 3),
+            "request_bytes": request_bytes,
+            "response_bytes": response_bytes,
+            "client_ip": self._resolver.client_ip(scope),
+            "user_agent": (
+                redact_text(_printable(user_agent.decode("latin-1")[: self._ua_max])) if user_agent else None
+            ),
+            "http_version": scope.get("http_version"),
+            "scheme": self._resolver.scheme(scope),
+            "request_id": state.get(REQUEST_ID_STATE_KEY),
+            "trace_id": trace_id,
+        }
+        if span_id is not None:
+            fields["span_id"] = span_id
+        if error is not None:
+            fields["error"] = error
+        if disconnected:
+            fields["disconnected"] = True
+        return fields

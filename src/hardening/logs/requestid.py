@@ -1,0 +1,250 @@
+"""Request IDs: keep a valid incoming ``X-Request-ID``, or make one; echo it on every response.
+
+The ID lives in a context variable for exactly the duration of the request (it is set
+at the start and always reset at the end, so pipelined requests on one connection never
+share an ID), in ``scope["state"]["request_id"]`` (``request.state.request_id``), in
+structlog's context variables when structlog is installed, and in the response header,
+500s included.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import ipaddress
+import logging
+import os
+import re
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+from pydantic import field_validator
+
+from hardening._asgi import REQUEST_ID_STATE_KEY, get_header, scope_state, set_header
+from hardening._config import LayerConfig
+from hardening.clientip import ProxyConfig
+from hardening.logs._context import REQUEST_ID
+from hardening.problems import Problem, send_problem
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+    from hardening.settings import HardeningSettings
+
+__all__ = ("RequestIdConfig", "RequestIdMiddleware", "generate_request_id")
+
+IdFormat = Literal["uuid", "ulid", "hex", "token"]
+"""Accepted shapes of an incoming request ID."""
+
+_FORMATS: Final[dict[str, str]] = {
+    "uuid": r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
+    "ulid": r"[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}",
+    "hex": r"(?!0+$)[0-9a-fA-F]{16,64}",
+    "token": r"[A-Za-z0-9][A-Za-z0-9._:=+/\-]*",
+}
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+_HEADER_NAME: Final = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~\-]+")
+_log = logging.getLogger("hardening.request_id")
+
+
+def generate_request_id() -> str:
+    """Return a new request ID: 32 random lower-case hex digits (128 bits).
+
+    The same shape as nginx's ``$request_id`` and a W3C trace ID, so it is accepted
+    again when it comes back through another service.
+    """
+    return os.urandom(16).hex()
+
+
+class RequestIdConfig(LayerConfig):
+    """Request IDs: the outermost layer, so every response and log line carries one."""
+
+    enabled: bool = True
+    """Whether this layer is part of the stack."""
+
+    header_name: str = "X-Request-ID"
+    """The request and response header carrying the ID."""
+
+    accept: tuple[IdFormat, ...] = ("uuid", "ulid", "hex")
+    """Shapes of incoming IDs that are kept: ``uuid`` (with dashes), ``ulid``, ``hex``
+    (16 to 64 hex digits: UUIDs without dashes, nginx ``$request_id``, W3C trace IDs)
+    and ``token`` (letters, digits and ``._:=+/-``). Anything else is replaced."""
+
+    pattern: str | None = None
+    """An extra regular expression (full match) for incoming IDs to keep."""
+
+    max_length: int = 128
+    """Incoming IDs longer than this are replaced (8 to 1024)."""
+
+    trust_incoming: bool = True
+    """Keep valid incoming IDs at all. ``False`` always generates a new one."""
+
+    trusted_sources_only: bool = False
+    """Keep incoming IDs only from a trusted proxy (``proxy.trusted_proxies``)."""
+
+    response_header: bool = True
+    """Send the ID back in the response header (and on WebSocket accepts)."""
+
+    update_request_header: bool = True
+    """Replace a missing or invalid request header, so the app sees the ID it logs."""
+
+    log_rejected: bool = True
+    """Log a warning (without the rejected value) when an incoming ID is replaced."""
+
+    clear_log_context: bool = True
+    """Clear structlog's context variables when a request starts, so nothing bound by a
+    previous request on the same connection can leak into this one."""
+
+    @field_validator("header_name")
+    @classmethod
+    def _check_header(cls, value: str) -> str:
+        if not _HEADER_NAME.fullmatch(value):
+            msg = (
+                "request_id.header_name (HARDENING_REQUEST_ID__HEADER_NAME) must be an HTTP header "
+                "name made of letters, digits and '-', for example 'X-Request-ID'"
+            )
+            raise ValueError(msg)
+        return value
+
+    @field_validator("pattern")
+    @classmethod
+    def _check_pattern(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                msg = (
+                    "request_id.pattern (HARDENING_REQUEST_ID__PATTERN) must be a valid regular "
+                    f"expression ({exc.msg}); fix it or leave it unset"
+                )
+                raise ValueError(msg) from None
+        return value
+
+    @field_validator("max_length")
+    @classmethod
+    def _check_length(cls, value: int) -> int:
+        if not 8 <= value <= 1024:
+            msg = f"request_id.max_length (HARDENING_REQUEST_ID__MAX_LENGTH) must be between 8 and 1024, got {value}"
+            raise ValueError(msg)
+        return value
+
+    def build(self, app: ASGIApp, settings: HardeningSettings | None = None) -> ASGIApp:
+        """Return ``app`` wrapped in :class:`RequestIdMiddleware`, or ``app`` when disabled."""
+        if not self.enabled:
+            return app
+        return RequestIdMiddleware(app, self, proxy=settings.proxy if settings is not None else None)
+
+
+def _structlog_hooks() -> tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any]] | None:
+    if importlib.util.find_spec("structlog") is None:
+        return None
+    from structlog import contextvars
+
+    return contextvars.bind_contextvars, contextvars.reset_contextvars, contextvars.clear_contextvars
+
+
+class RequestIdMiddleware:
+    """Pure ASGI middleware assigning every HTTP and WebSocket request an ID.
+
+    Args:
+        app: The ASGI app to wrap.
+        config: The settings of this layer; defaults apply when ``None``.
+        proxy: Trusted proxies, used when ``trusted_sources_only`` is on.
+    """
+
+    def __init__(self, app: ASGIApp, config: RequestIdConfig | None = None, *, proxy: ProxyConfig | None = None):
+        self.app = app
+        self.config = config = config or RequestIdConfig()
+        self._header = config.header_name.lower().encode("latin-1")
+        self._header_text = config.header_name
+        alternatives = [_FORMATS[name] for name in config.accept]
+        if config.pattern is not None:
+            alternatives.append(f"(?:{config.pattern})")
+        self._valid = re.compile("|".join(f"(?:{item})" for item in alternatives)) if alternatives else None
+        self._accept_incoming = config.trust_incoming and self._valid is not None
+        self._trusted_networks: tuple[IPNetwork, ...] | None = None
+        if config.trusted_sources_only:
+            trusted = (proxy or ProxyConfig()).trusted_proxies
+            self._trusted_networks = tuple(ipaddress.ip_network(item, strict=False) for item in trusted)
+        self._hooks = _structlog_hooks()
+
+    def _incoming(self, scope: Scope) -> tuple[str | None, int | None]:
+        """Return ``(kept ID, length of a rejected value)``."""
+        raw = get_header(scope.get("headers", ()), self._header)
+        if raw is None or not self._accept_incoming:
+            return None, None
+        if self._trusted_networks is not None and not self._from_trusted_proxy(scope):
+            return None, None
+        if len(raw) <= self.config.max_length and self._valid is not None:
+            text = raw.decode("latin-1")
+            if self._valid.fullmatch(text):
+                return text, None
+        return None, len(raw)
+
+    def _from_trusted_proxy(self, scope: Scope) -> bool:
+        client = scope.get("client")
+        if not client or not self._trusted_networks:
+            return False
+        try:
+            peer = ipaddress.ip_address(client[0])
+        except ValueError:
+            return False
+        return any(peer in network for network in self._trusted_networks)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI connection (other scope types pass through)."""
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        request_id, rejected_length = self._incoming(scope)
+        if request_id is None:
+            request_id = generate_request_id()
+            if self.config.update_request_header:
+                headers = [item for item in scope.get("headers", ()) if item[0] != self._header]
+                headers.append((self._header, request_id.encode("latin-1")))
+                scope["headers"] = headers
+        scope_state(scope)[REQUEST_ID_STATE_KEY] = request_id
+        token = REQUEST_ID.set(request_id)
+        hooks = self._hooks
+        log_tokens: dict[str, Any] | None = None
+        if hooks is not None:
+            if self.config.clear_log_context:
+                hooks[2]()
+            log_tokens = hooks[0](request_id=request_id)
+        try:
+            if rejected_length is not None and self.config.log_rejected:
+                _log.warning(
+                    "replaced an invalid %s request header (%d bytes) with a new request ID",
+                    self._header_text,
+                    rejected_length,
+                    extra={"rejected_length": rejected_length},
+                )
+            await self._call(scope, receive, send, request_id)
+        finally:
+            if hooks is not None and log_tokens is not None:
+                hooks[1](**log_tokens)
+            REQUEST_ID.reset(token)
+
+    async def _call(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
+        value = request_id.encode("latin-1")
+        started = False
+        echo = self.config.response_header
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if message["type"] in ("http.response.start", "websocket.accept"):
+                started = True
+                if echo:
+                    set_header(message, self._header, value)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            if started or scope["type"] != "http":
+                raise
+            # Nothing answered: send the 500 ourselves, so it carries the ID, then let the
+            # server see (and log) the exception as usual.
+            headers = [(self._header, value)] if echo else []
+            await send_problem(scope, send, Problem(500), headers=headers)
+            raise

@@ -1,0 +1,251 @@
+"""OpenTelemetry tracing and request metrics, on ``opentelemetry-api`` alone.
+
+:class:`TracingMiddleware` extracts the incoming trace context (``traceparent``, or
+whatever propagators the process configured), starts a SERVER span named by the route
+template, sets the semantic-convention attributes (query redacted) and records
+exceptions and the status. It records ``http.server.request.duration`` and
+``http.server.active_requests`` through the metrics API, so any SDK or Prometheus
+exporter installed by the team picks them up. Without an SDK, spans are non-recording
+and cost little, yet log lines still carry the upstream ``trace_id``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import time
+import traceback
+from typing import TYPE_CHECKING, Any, Final
+
+from hardening._asgi import REQUEST_ID_STATE_KEY, get_header, scope_state
+from hardening._config import LayerConfig
+from hardening._imports import require
+from hardening.clientip import ClientResolver, ProxyConfig
+from hardening.logs._context import SPAN_ID_STATE_KEY, TRACE_ID_STATE_KEY, TRACE_IDS
+from hardening.redaction import redact_text, redact_url
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+    from hardening.settings import HardeningSettings
+
+__all__ = ("DURATION_BUCKETS", "TracingConfig", "TracingMiddleware")
+
+DURATION_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+"""Histogram bucket boundaries (seconds) advised for request durations (semantic conventions)."""
+
+_log = logging.getLogger("hardening.tracing")
+_missing_logged = False
+_HOST: Final = b"host"
+_USER_AGENT: Final = b"user-agent"
+_SERVER_ERROR: Final = 500
+
+
+class TracingConfig(LayerConfig):
+    """OpenTelemetry server spans and request metrics (the ``otel`` extra).
+
+    On by default when ``opentelemetry-api`` is installed; without it the layer is left
+    out with one INFO log line. Setting ``enabled`` explicitly (for example
+    ``HARDENING_TRACING__ENABLED=true``) makes a missing package an error instead.
+    """
+
+    enabled: bool = True
+    """Whether this layer is part of the stack (when OpenTelemetry is installed)."""
+
+    metrics: bool = True
+    """Record ``http.server.request.duration`` and ``http.server.active_requests``."""
+
+    exclude_paths: tuple[str, ...] = ("/healthz", "/livez", "/readyz", "/startupz", "/health")
+    """Exact paths that get no span and no metrics (health probes)."""
+
+    request_id_attribute: bool = True
+    """Set the ``request_id`` span attribute from the request-ID layer."""
+
+    def build(self, app: ASGIApp, settings: HardeningSettings | None = None) -> ASGIApp:
+        """Return ``app`` wrapped in :class:`TracingMiddleware`, or ``app`` when disabled.
+
+        Raises:
+            MissingDependencyError: ``enabled`` was set explicitly and
+                ``opentelemetry-api`` is not installed.
+        """
+        global _missing_logged
+        if not self.enabled:
+            return app
+        if importlib.util.find_spec("opentelemetry") is None:
+            if "enabled" in self.model_fields_set:
+                require("opentelemetry.trace", extra="otel", feature="tracing", package="opentelemetry-api")
+            if not _missing_logged:
+                _missing_logged = True
+                _log.info("tracing layer skipped: opentelemetry-api is not installed (hardening[otel])")
+            return app
+        return TracingMiddleware(app, self, proxy=settings.proxy if settings is not None else None)
+
+
+class _HeaderGetter:
+    """OpenTelemetry ``Getter`` over raw ASGI headers."""
+
+    def get(self, carrier: Iterable[tuple[bytes, bytes]], key: str) -> list[str] | None:
+        name = key.lower().encode("latin-1")
+        values = [value.decode("latin-1") for item, value in carrier if item == name]
+        return values or None
+
+    def keys(self, carrier: Iterable[tuple[bytes, bytes]]) -> list[str]:
+        return [item.decode("latin-1") for item, _ in carrier]
+
+
+_GETTER: Final = _HeaderGetter()
+
+
+class TracingMiddleware:
+    """Pure ASGI middleware: one OpenTelemetry SERVER span and metrics per HTTP request.
+
+    Args:
+        app: The ASGI app to wrap.
+        config: The settings of this layer; defaults apply when ``None``.
+        proxy: Trusted proxies, for ``client.address`` and ``url.scheme``.
+
+    Raises:
+        MissingDependencyError: ``opentelemetry-api`` is not installed.
+    """
+
+    def __init__(self, app: ASGIApp, config: TracingConfig | None = None, *, proxy: ProxyConfig | None = None):
+        self.app = app
+        self.config = config = config or TracingConfig()
+        feature = "tracing"
+        self._trace = require("opentelemetry.trace", extra="otel", feature=feature, package="opentelemetry-api")
+        self._propagate = require("opentelemetry.propagate", extra="otel", feature=feature)
+        self._context = require("opentelemetry.context", extra="otel", feature=feature)
+        from hardening import __version__
+
+        self._tracer = self._trace.get_tracer("hardening", __version__)
+        self._resolver = ClientResolver(proxy)
+        self._excluded = frozenset(config.exclude_paths)
+        self._duration: Any = None
+        self._active: Any = None
+        if config.metrics:
+            metrics = require("opentelemetry.metrics", extra="otel", feature="request metrics")
+            meter = metrics.get_meter("hardening", __version__)
+            self._duration = meter.create_histogram(
+                "http.server.request.duration",
+                unit="s",
+                description="Duration of HTTP server requests.",
+                explicit_bucket_boundaries_advisory=list(DURATION_BUCKETS),
+            )
+            self._active = meter.create_up_down_counter(
+                "http.server.active_requests",
+                unit="{request}",
+                description="Number of active HTTP server requests.",
+            )
+
+    def _attributes(self, scope: Scope, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+        attributes: dict[str, Any] = {
+            "http.request.method": scope.get("method", "_OTHER"),
+            "url.scheme": self._resolver.scheme(scope),
+            "url.path": redact_text(scope.get("path", "")),
+        }
+        query = scope.get("query_string", b"")
+        if query:
+            attributes["url.query"] = redact_text(redact_url("?" + query.decode("latin-1"))[1:])
+        host = get_header(headers, _HOST)
+        if host:
+            text = host.decode("latin-1")
+            name, separator, port = text.rpartition(":")
+            if separator and port.isdigit():
+                attributes["server.address"], attributes["server.port"] = name, int(port)
+            else:
+                attributes["server.address"] = text
+        client = self._resolver.client_ip(scope)
+        if client is not None:
+            attributes["client.address"] = client
+        version = scope.get("http_version")
+        if version:
+            attributes["network.protocol.version"] = version
+        agent = get_header(headers, _USER_AGENT)
+        if agent:
+            attributes["user_agent.original"] = redact_text(agent.decode("latin-1")[:512])
+        request_id = (scope.get("state") or {}).get(REQUEST_ID_STATE_KEY)
+        if request_id is not None and self.config.request_id_attribute:
+            attributes["request_id"] = request_id
+        return attributes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI connection (other scope types pass through)."""
+        if scope["type"] != "http" or scope.get("path") in self._excluded:
+            await self.app(scope, receive, send)
+            return
+        trace_api = self._trace
+        headers: list[tuple[bytes, bytes]] = list(scope.get("headers", ()))
+        # A fresh base context: a span leaked by a previous request on this connection
+        # can never become this request's parent.
+        parent = self._propagate.extract(headers, context=self._context.Context(), getter=_GETTER)
+        method = scope.get("method", "HTTP")
+        span = self._tracer.start_span(method, context=parent, kind=trace_api.SpanKind.SERVER)
+        recording = span.is_recording()
+        if recording:
+            span.set_attributes(self._attributes(scope, headers))
+        token = self._context.attach(trace_api.set_span_in_context(span, parent))
+        span_context = span.get_span_context()
+        ids: tuple[str, str] | None = None
+        if span_context.is_valid:
+            ids = (trace_api.format_trace_id(span_context.trace_id), trace_api.format_span_id(span_context.span_id))
+            state = scope_state(scope)
+            state[TRACE_ID_STATE_KEY], state[SPAN_ID_STATE_KEY] = ids
+        ids_token = TRACE_IDS.set(ids)
+        scheme = self._resolver.scheme(scope) if self._active is not None else ""
+        if self._active is not None:
+            self._active.add(1, {"http.request.method": method, "url.scheme": scheme})
+        start = time.perf_counter()
+        status: int | None = None
+        error_type: str | None = None
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        except BaseException as exc:
+            error_type = type(exc).__qualname__
+            if recording:
+                span.add_event(
+                    "exception",
+                    {
+                        "exception.type": f"{type(exc).__module__}.{type(exc).__qualname__}",
+                        "exception.message": redact_text(str(exc)),
+                        "exception.stacktrace": redact_text("".join(traceback.format_exception(exc))),
+                    },
+                )
+            raise
+        finally:
+            duration = time.perf_counter() - start
+            route = getattr(scope.get("route"), "path", None)
+            if status is None and error_type is not None:
+                status = _SERVER_ERROR
+            if error_type is None and status is not None and status >= _SERVER_ERROR:
+                error_type = str(status)
+            if recording:
+                if isinstance(route, str):
+                    span.update_name(f"{method} {route}")
+                    span.set_attribute("http.route", route)
+                if status is not None:
+                    span.set_attribute("http.response.status_code", status)
+                if error_type is not None:
+                    span.set_attribute("error.type", error_type)
+                    span.set_status(trace_api.Status(trace_api.StatusCode.ERROR))
+            span.end()
+            TRACE_IDS.reset(ids_token)
+            self._context.detach(token)
+            if self._active is not None:
+                self._active.add(-1, {"http.request.method": method, "url.scheme": scheme})
+                attributes: dict[str, Any] = {"http.request.method": method, "url.scheme": scheme}
+                if isinstance(route, str):
+                    attributes["http.route"] = route
+                if status is not None:
+                    attributes["http.response.status_code"] = status
+                if error_type is not None:
+                    attributes["error.type"] = error_type
+                self._duration.record(duration, attributes)
