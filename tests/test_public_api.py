@@ -7,15 +7,22 @@ import hardening
 
 EXPECTED_ALL = {
     "LAYER_ORDER",
+    "AppSettings",
     "ConfigurationError",
     "HardeningError",
     "HardeningSettings",
     "MissingDependencyError",
     "Problem",
     "ProblemResponse",
+    "SettingsReport",
     "__version__",
+    "check_settings",
+    "env_example",
+    "explain",
     "harden",
+    "load_settings",
     "middleware_list",
+    "setting",
 }
 
 OPTIONAL_MODULES = (

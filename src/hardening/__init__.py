@@ -14,19 +14,29 @@ from __future__ import annotations
 from hardening._compose import LAYER_ORDER, harden, middleware_list
 from hardening.errors import ConfigurationError, HardeningError, MissingDependencyError
 from hardening.problems import Problem, ProblemResponse
-from hardening.settings import HardeningSettings
+from hardening.profiles import setting
+from hardening.settings import AppSettings, HardeningSettings
+from hardening.settings_loader import check_settings, env_example, explain, load_settings
+from hardening.settings_report import SettingsReport
 
 __version__ = "0.1.0"
 
 __all__ = [
     "LAYER_ORDER",
+    "AppSettings",
     "ConfigurationError",
     "HardeningError",
     "HardeningSettings",
     "MissingDependencyError",
     "Problem",
     "ProblemResponse",
+    "SettingsReport",
     "__version__",
+    "check_settings",
+    "env_example",
+    "explain",
     "harden",
+    "load_settings",
     "middleware_list",
+    "setting",
 ]

@@ -19,7 +19,9 @@ Run = Callable[[argparse.Namespace], int]
 
 def _subcommands() -> list[tuple[str, str, AddArguments, Run]]:
     """Return the registered subcommands; imported lazily so ``--help`` stays fast."""
-    return []
+    from hardening import _cli_env
+
+    return [("env", "validate, explain or document environment settings", _cli_env.add_arguments, _cli_env.run)]
 
 
 def build_parser() -> argparse.ArgumentParser:

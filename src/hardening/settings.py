@@ -8,11 +8,12 @@ Each capability config nests under one field, so with the ``HARDENING_`` prefix 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import SettingsConfigDict
 
+from hardening._env_source import SettingsBase
 from hardening.bodylimit import BodyLimitConfig
 from hardening.clientip import ProxyConfig
 from hardening.cors import CORSConfig
@@ -25,15 +26,13 @@ from hardening.httpsredirect import HTTPSRedirectConfig
 from hardening.logs import AccessLogConfig, LoggingConfig, RequestIdConfig
 from hardening.monitoring import SentryConfig, TracingConfig
 from hardening.pool import PoolConfig
+from hardening.profiles import Environment, normalize_environment
 from hardening.ratelimit import RateLimitConfig
 
-__all__ = ("Environment", "HardeningSettings")
-
-Environment = Literal["development", "test", "staging", "production"]
-"""The deployment environments ``hardening`` knows; anything else counts as production."""
+__all__ = ("AppSettings", "Environment", "HardeningSettings")
 
 
-class HardeningSettings(BaseSettings):
+class HardeningSettings(SettingsBase):
     """All of ``hardening``'s settings, one nested config per capability.
 
     Read from ``HARDENING_*`` environment variables (nested with ``__``), a ``.env``
@@ -51,7 +50,13 @@ class HardeningSettings(BaseSettings):
     )
 
     environment: Environment = "production"
-    """Where the service runs; ``production`` switches on the production rules."""
+    """Where the service runs: development, test, staging or production. Missing or
+    unknown means production (the report says so); production and staging run the
+    production rules."""
+
+    silenced_checks: tuple[str, ...] = ()
+    """Production-rule IDs to silence, for example ``HARDENING-SET-007`` (comma-separated
+    or a JSON list in the environment)."""
 
     proxy: ProxyConfig = Field(default_factory=ProxyConfig)
     """Trusted proxies: how the client address and scheme are resolved."""
@@ -85,3 +90,47 @@ class HardeningSettings(BaseSettings):
     """Rate limiting."""
     pool: PoolConfig = Field(default_factory=PoolConfig)
     """Database pool sizing, validated against the connection budget."""
+
+    @field_validator("environment", mode="before")
+    @classmethod
+    def _known_environment(cls, value: Any) -> Environment:
+        """Map aliases (``prod``, ``dev``, ...) and unknown values; unknown is production."""
+        return normalize_environment(value)[0]
+
+
+class AppSettings(SettingsBase):
+    """Base class for an application's own settings, next to ``hardening``'s.
+
+    Declare the service's variables as fields; they are read without a prefix (set
+    ``env_prefix`` in ``model_config`` to add one). The library's settings live in
+    :attr:`hardening`, read from ``HARDENING_*`` variables::
+
+        from pydantic import SecretStr
+        from hardening import AppSettings, load_settings, setting
+
+        class Settings(AppSettings):
+            database_url: SecretStr = setting(
+                SecretStr("postgresql://localhost/dev"), required_in=("production", "staging")
+            )
+            anthropic_api_key: SecretStr | None = None
+
+        settings = load_settings(Settings)   # DATABASE_URL, ANTHROPIC_API_KEY, HARDENING_*
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="",
+        env_nested_delimiter="__",
+        extra="ignore",
+        frozen=True,
+        hide_input_in_errors=True,
+        use_attribute_docstrings=True,
+        validate_default=True,
+    )
+
+    hardening: HardeningSettings = Field(default_factory=HardeningSettings)
+    """``hardening``'s own settings, read from ``HARDENING_*`` variables."""
+
+    @property
+    def environment(self) -> Environment:
+        """The environment, from ``HARDENING_ENVIRONMENT``."""
+        return self.hardening.environment
