@@ -54,6 +54,8 @@ RULE_MODULES: Final = (
     "hardening.headers",
     "hardening.cors",
     "hardening.hosts",
+    "hardening.httpsredirect",
+    "hardening.csrf",
     "hardening.ratelimit",
     "hardening.pool",
     "hardening.logs",
