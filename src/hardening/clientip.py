@@ -1,29 +1,40 @@
 """The client's address and scheme, resolved behind trusted proxies. One place for it.
 
-``X-Forwarded-For``, ``X-Forwarded-Proto`` and ``Forwarded`` are believed only when the
-direct peer (``scope["client"]``) is inside one of the configured trusted proxy networks;
-the client is then the rightmost address that is not itself a trusted proxy.
+Forwarded headers (``X-Forwarded-For`` / ``X-Forwarded-Proto``, or RFC 7239
+``Forwarded``) are believed only when the direct peer (``scope["client"]``) is inside one
+of the configured trusted proxy networks. The client is then the **rightmost** address
+that is not itself a trusted proxy: every entry to its left was written by the client and
+can be forged, every entry to its right was written by a proxy we trust.
 
-PRELIMINARY: the rate-limiting issue completes this module (IPv6 prefix grouping,
-``Forwarded`` parsing, property tests). The public names below are stable.
+Addresses are normalised: ports are stripped (``1.2.3.4:5678``, ``[2001:db8::1]:443``),
+IPv4-mapped IPv6 addresses (``::ffff:1.2.3.4``) become plain IPv4, and IPv6 is written in
+its compressed form. For rate-limit keys, :func:`group_address` groups IPv6 addresses by
+a prefix (``/64`` by default), because one user commonly owns a whole ``/64``.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import logging
 from functools import lru_cache
-from typing import Final
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 from starlette.types import Scope
 
 from hardening._asgi import get_header
 
-__all__ = ("ClientResolver", "ProxyConfig")
+__all__ = ("ClientResolver", "ProxyConfig", "group_address", "normalize_address", "parse_forwarded")
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _XFF: Final = b"x-forwarded-for"
 _XFP: Final = b"x-forwarded-proto"
+_FORWARDED: Final = b"forwarded"
+_UNIX: Final = "unix"
+_MAX_HOPS: Final = 64
+_MAX_HEADER: Final = 8192
+_logger = logging.getLogger("hardening.clientip")
 
 
 class ProxyConfig(BaseModel):
@@ -32,61 +43,249 @@ class ProxyConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     trusted_proxies: tuple[str, ...] = ()
-    """Networks (CIDR) or addresses of proxies whose forwarded headers are believed.
-    Empty (the default) means forwarded headers are ignored."""
+    """Networks (CIDR) or addresses of proxies whose forwarded headers are believed, for
+    example ``("10.0.0.0/8", "127.0.0.1")``. ``"unix"`` trusts peers on a UNIX socket (no
+    client address). Empty (the default) means forwarded headers are ignored."""
+
+    forwarded_header: Literal["x-forwarded-for", "forwarded"] = "x-forwarded-for"
+    """Which header the trusted proxies write: ``x-forwarded-for`` (with
+    ``X-Forwarded-Proto``; nginx, most load balancers) or RFC 7239 ``forwarded``. Only
+    the configured one is read, so a client cannot smuggle in the other."""
 
     @field_validator("trusted_proxies")
     @classmethod
     def _check_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for item in value:
+            if item == _UNIX:
+                continue
+            if item.strip() == "*":
+                msg = (
+                    "'*' would trust every peer, so any client could choose its own address. "
+                    "List your proxies' networks instead (HARDENING_PROXY__TRUSTED_PROXIES), or "
+                    "write '0.0.0.0/0' and '::/0' if every peer really is a proxy you run"
+                )
+                raise ValueError(msg)
             try:
                 ipaddress.ip_network(item, strict=False)
             except ValueError:
-                msg = f"{item!r} is not an IP address or CIDR network, for example '10.0.0.0/8'"
+                msg = (
+                    f"{item!r} is not an IP address or CIDR network, for example '10.0.0.0/8' "
+                    "(setting proxy.trusted_proxies, env HARDENING_PROXY__TRUSTED_PROXIES)"
+                )
                 raise ValueError(msg) from None
         return value
 
 
+def _parse_ip(text: str) -> IPAddress | None:
+    """Parse one address as proxies write it, with or without a port; ``None`` if invalid."""
+    text = text.strip().strip('"').strip()
+    if not text:
+        return None
+    if text.startswith("["):  # [v6] or [v6]:port
+        end = text.find("]")
+        if end == -1:
+            return None
+        text = text[1:end]
+    elif text.count(":") == 1:  # v4:port
+        text = text.partition(":")[0]
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return ip.ipv4_mapped
+        if ip.scope_id is not None:
+            return ipaddress.IPv6Address(text.partition("%")[0])
+    return ip
+
+
+def normalize_address(address: str) -> str | None:
+    """Return ``address`` without port, IPv4-mapped IPv6 as IPv4, or ``None`` if invalid.
+
+    >>> normalize_address("::ffff:192.0.2.1")
+    '192.0.2.1'
+    >>> normalize_address("[2001:DB8::1]:443")
+    '2001:db8::1'
+    """
+    ip = _parse_ip(address)
+    return None if ip is None else str(ip)
+
+
+def group_address(address: str, ipv6_prefix: int = 64) -> str:
+    """Return the rate-limit group of a normalised address.
+
+    IPv4 addresses stand for themselves. IPv6 addresses are grouped by their first
+    ``ipv6_prefix`` bits, written as a network (``2001:db8:1:2::/64``), because one user
+    usually controls a whole ``/64`` (or ``/56``) and could otherwise rotate addresses to
+    escape a limit. IPv4-mapped IPv6 addresses are treated as the IPv4 address they carry.
+    Text that is not an address is returned unchanged.
+
+    Args:
+        address: An address, as :meth:`ClientResolver.client_ip` returns it.
+        ipv6_prefix: The IPv6 prefix length, 1 to 128.
+    """
+    ip = _parse_ip(address)
+    if ip is None:
+        return address
+    if isinstance(ip, ipaddress.IPv4Address) or ipv6_prefix >= 128:
+        return str(ip)
+    return str(ipaddress.IPv6Network((ip, ipv6_prefix), strict=False))
+
+
+def _split_outside_quotes(text: str, separator: str) -> list[str]:
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = False
+    escaped = False
+    for char in text:
+        if escaped:
+            current.append(char)
+            escaped = False
+        elif char == "\\" and quoted:
+            current.append(char)
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+            current.append(char)
+        elif char == separator and not quoted:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current))
+    return parts
+
+
+def parse_forwarded(value: str) -> list[dict[str, str]]:
+    """Parse an RFC 7239 ``Forwarded`` header into one dict per hop, leftmost first.
+
+    Parameter names are lower-cased; quoted values are unquoted. Malformed pairs are
+    skipped, never raised on.
+
+    >>> parse_forwarded('for=192.0.2.60;proto=https, for="[2001:db8::1]:4711"')
+    [{'for': '192.0.2.60', 'proto': 'https'}, {'for': '[2001:db8::1]:4711'}]
+    """
+    hops: list[dict[str, str]] = []
+    for element in _split_outside_quotes(value[:_MAX_HEADER], ","):
+        hop: dict[str, str] = {}
+        for pair in _split_outside_quotes(element, ";"):
+            name, sep, raw = pair.partition("=")
+            if not sep:
+                continue
+            raw = raw.strip()
+            if len(raw) >= 2 and raw[0] == raw[-1] == '"':
+                raw = raw[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+            hop[name.strip().lower()] = raw
+        hops.append(hop)
+    return hops
+
+
 class ClientResolver:
-    """Resolve the client address and scheme of a request, per a :class:`ProxyConfig`."""
+    """Resolve the client address and scheme of a request, per a :class:`ProxyConfig`.
+
+    Args:
+        config: The trusted proxies; ``None`` trusts no proxy (forwarded headers are
+            ignored and the direct peer is the client).
+    """
 
     def __init__(self, config: ProxyConfig | None = None) -> None:
         config = config or ProxyConfig()
+        self._trust_unix = _UNIX in config.trusted_proxies
         self._networks: tuple[IPNetwork, ...] = tuple(
-            ipaddress.ip_network(item, strict=False) for item in config.trusted_proxies
+            ipaddress.ip_network(item, strict=False) for item in config.trusted_proxies if item != _UNIX
         )
+        self._use_forwarded = config.forwarded_header == "forwarded"
+        self._any_trust = bool(self._networks) or self._trust_unix
         self._trusted = lru_cache(maxsize=4096)(self._is_trusted_uncached)
+        self._warned = False
 
     def _is_trusted_uncached(self, address: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(ip in network for network in self._networks)
+        ip = _parse_ip(address)
+        return ip is not None and any(ip in network for network in self._networks)
+
+    def _peer_trusted(self, peer: str | None) -> bool:
+        if peer is None:
+            return self._trust_unix
+        return bool(self._networks) and self._trusted(peer)
+
+    def _warn_untrusted_forwarding(self, scope: Scope) -> None:
+        headers = scope.get("headers", ())
+        if get_header(headers, _XFF) is not None or get_header(headers, _FORWARDED) is not None:
+            self._warned = True
+            _logger.warning(
+                "proxy.forwarded_header_ignored: a request carries X-Forwarded-For or Forwarded "
+                "but no proxy is trusted, so every client behind that proxy shares its address. "
+                "If the app runs behind a proxy, set HARDENING_PROXY__TRUSTED_PROXIES to its "
+                "networks (logged once)."
+            )
+
+    def _hops(self, scope: Scope) -> list[str] | None:
+        headers = scope.get("headers", ())
+        if self._use_forwarded:
+            raw = get_header(headers, _FORWARDED)
+            if raw is None:
+                return None
+            return [hop.get("for", "") for hop in parse_forwarded(raw.decode("latin-1"))]
+        raw = get_header(headers, _XFF)
+        if raw is None:
+            return None
+        return raw[:_MAX_HEADER].decode("latin-1").split(",")
 
     def client_ip(self, scope: Scope) -> str | None:
-        """Return the client's address, or ``None`` when the server gave none."""
+        """Return the client's normalised address, or ``None`` when nobody gave one.
+
+        ``None`` happens when the server sets no ``scope["client"]`` (a UNIX socket) and
+        no trusted proxy said who the client is.
+        """
         client = scope.get("client")
-        peer = client[0] if client else None
-        if peer is None or not self._networks or not self._trusted(peer):
+        peer = normalize_address(client[0]) if client else None
+        if client and peer is None:
+            peer = str(client[0])  # e.g. a test client name; never trusted
+        if not self._any_trust:
+            if not self._warned:
+                self._warn_untrusted_forwarding(scope)
             return peer
-        header = get_header(scope.get("headers", ()), _XFF)
-        if header is None:
+        if not self._peer_trusted(peer):
             return peer
-        for hop in reversed(header.decode("latin-1").split(",")):
-            hop = hop.strip()
-            if hop and not self._trusted(hop):
-                return hop
-        return peer
+        hops = self._hops(scope)
+        if not hops:
+            return peer
+        hops = hops[-_MAX_HOPS:]
+        for hop in reversed(hops):
+            ip = _parse_ip(hop)
+            if ip is None:
+                # The rightmost untrusted entry was written by a trusted proxy; if it is
+                # not an address ("unknown", an obfuscated name) nobody knows the client.
+                return peer
+            text = str(ip)
+            if not self._trusted(text):
+                return text
+        leftmost = _parse_ip(hops[0])
+        return str(leftmost) if leftmost is not None else peer
 
     def scheme(self, scope: Scope) -> str:
-        """Return ``http`` or ``https`` as the client used it."""
+        """Return ``http`` or ``https`` as the client used it (``ws``/``wss`` likewise)."""
         scheme: str = scope.get("scheme", "http")
         client = scope.get("client")
-        if client and self._networks and self._trusted(client[0]):
-            proto = get_header(scope.get("headers", ()), _XFP)
-            if proto:
-                value = proto.decode("latin-1").split(",")[0].strip().lower()
-                if value in ("http", "https"):
-                    return value
+        peer = normalize_address(client[0]) if client else None
+        if not self._any_trust or not self._peer_trusted(peer):
+            return scheme
+        headers = scope.get("headers", ())
+        value: str | None = None
+        if self._use_forwarded:
+            raw = get_header(headers, _FORWARDED)
+            if raw is not None:
+                hops = parse_forwarded(raw.decode("latin-1"))
+                value = hops[-1].get("proto") if hops else None
+        else:
+            raw = get_header(headers, _XFP)
+            if raw is not None:
+                value = raw.decode("latin-1").split(",")[-1]
+        if value:
+            value = value.strip().lower()
+            if value in ("http", "https"):
+                if scope.get("type") == "websocket":
+                    return "wss" if value == "https" else "ws"
+                return value
         return scheme

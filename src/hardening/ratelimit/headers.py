@@ -1,0 +1,44 @@
+"""Rate-limit response headers.
+
+IETF draft-10 ``RateLimit-Policy`` / ``RateLimit``, optional legacy ``X-RateLimit-*``,
+and ``Retry-After`` on 429 and 503 only.
+
+While the store is unavailable and the fallback decides, ``RateLimit-Policy`` advertises
+the local (scaled) quota actually in force, as the draft allows for "temporary reduced
+capacity".
+"""
+
+from __future__ import annotations
+
+import math
+
+from hardening._asgi import RawHeaders
+from hardening.ratelimit.limiter import Decision
+
+__all__ = ("decision_headers",)
+
+
+def decision_headers(decision: Decision, *, ietf: bool = True, legacy: bool = False) -> RawHeaders:
+    """Return the headers describing ``decision`` (empty when no store decided)."""
+    outcome = decision.outcome
+    if outcome is None:
+        return []
+    policy = decision.policy
+    headers: RawHeaders = []
+    if ietf:
+        headers.append(
+            (b"ratelimit-policy", policy.fallback_policy_header if decision.degraded else policy.policy_header)
+        )
+        items = ", ".join(
+            f'"{name}";r={result.remaining};t={math.ceil(result.reset)}'
+            for name, result in zip(policy.item_names, outcome.results, strict=True)
+        )
+        headers.append((b"ratelimit", items.encode("latin-1")))
+    if legacy and outcome.results:
+        limits = decision.limits
+        index = min(range(len(outcome.results)), key=lambda i: outcome.results[i].remaining)
+        result = outcome.results[index]
+        headers.append((b"x-ratelimit-limit", str(limits[index].amount).encode()))
+        headers.append((b"x-ratelimit-remaining", str(result.remaining).encode()))
+        headers.append((b"x-ratelimit-reset", str(math.ceil(result.reset)).encode()))
+    return headers

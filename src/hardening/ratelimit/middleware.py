@@ -1,0 +1,187 @@
+"""``RateLimitMiddleware``: a pure ASGI layer that decides each HTTP request once.
+
+Rejected requests get a problem+json 429 (``rate-limited``) with ``Retry-After`` and the
+rate-limit headers; in the ``closed`` failure mode a 503 (``temporary-reduced-capacity``).
+Admitted requests get the headers added to their ``http.response.start``; the body is
+never touched, so streaming responses stream. WebSocket scopes pass through; on lifespan
+shutdown the limiter's probe and connections are closed.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from hardening._asgi import ASGIApp, Message, RawHeaders, Receive, Scope, Send, scope_state
+from hardening.problems import Problem, problem_type, send_problem
+from hardening.ratelimit.headers import decision_headers
+from hardening.ratelimit.limiter import Decision, RateLimiter
+from hardening.ratelimit.policy import UnknownClientError
+
+__all__ = ("LIMITER_STATE_KEY", "PENDING_PROBLEM_STATE_KEY", "RateLimitMiddleware", "reject")
+
+LIMITER_STATE_KEY: Final = "hardening.rate_limiter"
+"""Key under ``scope["state"]`` where the middleware leaves its limiter for endpoints."""
+
+PENDING_PROBLEM_STATE_KEY: Final = "hardening.rate_limit_problem"
+"""Key under ``scope["state"]`` where the FastAPI dependency leaves a rejection, so the
+middleware can answer it as problem+json instead of the framework's JSON error."""
+
+
+def rejection(
+    decision: Decision, *, ietf: bool = True, legacy: bool = False, unavailable_retry: int = 1
+) -> tuple[Problem, RawHeaders]:
+    """Return the problem and headers that answer a ``limited`` or ``unavailable`` decision.
+
+    Args:
+        decision: The decision.
+        ietf: Include the IETF headers.
+        legacy: Include ``X-RateLimit-*``.
+        unavailable_retry: ``Retry-After`` seconds of a 503 (the probe interval).
+    """
+    headers = decision_headers(decision, ietf=ietf, legacy=legacy)
+    if decision.status == "unavailable":
+        retry = unavailable_retry
+        problem = Problem(
+            503,
+            type=problem_type("temporary-reduced-capacity"),
+            title="Temporarily reduced capacity",
+            detail="Request limits cannot be checked right now; retry shortly.",
+            extensions={"violated-policies": [decision.policy.name]},
+        )
+    else:
+        retry = decision.retry_after()
+        problem = Problem(
+            429,
+            type=problem_type("rate-limited"),
+            title="Too Many Requests",
+            detail=f"Too many requests; retry after {retry} second{'' if retry == 1 else 's'}.",
+            extensions={"violated-policies": _violated(decision)},
+        )
+    headers.append((b"retry-after", str(retry).encode()))
+    return problem, headers
+
+
+def _violated(decision: Decision) -> list[str]:
+    policy, outcome = decision.policy, decision.outcome
+    if outcome is None:
+        return [policy.name]
+    names = [
+        name for name, result in zip(policy.item_names, outcome.results, strict=True) if result.remaining < policy.cost
+    ]
+    return names or [policy.name]
+
+
+async def reject(
+    scope: Scope,
+    send: Send,
+    decision: Decision,
+    *,
+    ietf: bool = True,
+    legacy: bool = False,
+    unavailable_retry: int = 1,
+) -> None:
+    """Answer a rejected decision with its problem+json response."""
+    problem, headers = rejection(decision, ietf=ietf, legacy=legacy, unavailable_retry=unavailable_retry)
+    await send_problem(scope, send, problem, headers=headers)
+
+
+_LISTS: Final = frozenset({b"ratelimit", b"ratelimit-policy"})
+
+
+def merge_headers(existing: RawHeaders, ours: RawHeaders) -> RawHeaders:
+    """Add our rate-limit headers to a response's headers.
+
+    ``RateLimit`` and ``RateLimit-Policy`` are lists: an endpoint-level policy's items
+    and ours are joined. Other headers the app already set (legacy ones) are kept.
+    """
+    present = {name: index for index, (name, _) in enumerate(existing)}
+    for name, value in ours:
+        index = present.get(name)
+        if index is None:
+            existing.append((name, value))
+        elif name in _LISTS:
+            existing[index] = (name, existing[index][1] + b", " + value)
+    return existing
+
+
+class RateLimitMiddleware:
+    """Rate-limit HTTP requests with a :class:`~hardening.ratelimit.RateLimiter`.
+
+    Args:
+        app: The ASGI app to wrap.
+        limiter: The limiter (built from a ``RateLimitConfig``).
+    """
+
+    def __init__(self, app: ASGIApp, limiter: RateLimiter) -> None:
+        self.app = app
+        self.limiter = limiter
+        config = limiter.config
+        self._ietf = config.headers
+        self._legacy = config.legacy_headers
+        self._match = limiter.table.match
+        self._retry_503 = max(1, round(config.probe_interval))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Decide an HTTP request, then answer it or pass it on with headers."""
+        scope_type = scope["type"]
+        if scope_type == "lifespan":
+            await self.app(scope, self._lifespan_receive(receive), send)
+            return
+        if scope_type != "http":
+            await self.app(scope, receive, send)
+            return
+        state = scope_state(scope)
+        state[LIMITER_STATE_KEY] = self.limiter
+        policy = self._match(scope["method"], scope["path"])
+        headers: RawHeaders = []
+        if policy is not None:
+            try:
+                decision = await self.limiter.decide(policy, scope)
+            except UnknownClientError:
+                await send_problem(
+                    scope,
+                    send,
+                    Problem(400, detail="The client address is unknown, so limits cannot apply."),
+                )
+                return
+            if decision.status != "allowed":
+                await reject(
+                    scope,
+                    send,
+                    decision,
+                    ietf=self._ietf,
+                    legacy=self._legacy,
+                    unavailable_retry=self._retry_503,
+                )
+                return
+            headers = decision_headers(decision, ietf=self._ietf, legacy=self._legacy)
+        await self.app(scope, receive, self._wrap_send(scope, send, headers))
+
+    def _wrap_send(self, scope: Scope, send: Send, headers: RawHeaders) -> Send:
+        replaced = False
+
+        async def wrapped(message: Message) -> None:
+            nonlocal replaced
+            if replaced:
+                return  # the body of a response we replaced with a problem
+            if message["type"] == "http.response.start":
+                pending = scope.get("state", {}).get(PENDING_PROBLEM_STATE_KEY)
+                if pending is not None and message.get("status") in (429, 503):
+                    replaced = True
+                    problem, extra = pending
+                    await send_problem(scope, send, problem, headers=extra)
+                    return
+                if headers:
+                    message["headers"] = merge_headers(list(message.get("headers", ())), headers)
+            await send(message)
+
+        return wrapped
+
+    def _lifespan_receive(self, receive: Receive) -> Receive:
+        async def wrapped() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.shutdown":
+                await self.limiter.aclose()
+            return message
+
+        return wrapped

@@ -1,0 +1,250 @@
+"""Policies compiled at start-up: which limits apply to a request, and whose bucket it is.
+
+A :class:`Policy` is everything needed to decide a request without parsing anything:
+the parsed limits (and their fallback share), the strategy, the cost, the key function,
+the failure mode, and the ``RateLimit-Policy`` header values. :class:`PolicyTable` maps a
+request's method and path to its policy, first match wins, with a bounded cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import logging
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Final
+
+from starlette.types import Scope
+
+from hardening._asgi import get_header
+from hardening.clientip import ClientResolver, group_address
+from hardening.ratelimit.config import FailureMode, KeyKind
+from hardening.ratelimit.stores import Limit, Strategy
+
+__all__ = ("KeyFunc", "Policy", "PolicyTable", "hash_identity", "key_function", "template_pattern")
+
+KeyFunc = Callable[[Scope], Awaitable[str]]
+"""Returns the bucket identity of a request (already escaped and bounded)."""
+
+UNKNOWN_CLIENT: Final = "unknown-client"
+_MAX_KEY_INPUT: Final = 4096
+_PARAM: Final = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([A-Za-z_]+))?\}")
+_logger = logging.getLogger("hardening.ratelimit")
+
+
+class UnknownClientError(Exception):
+    """The request has no client address and ``unknown_client`` is ``reject``."""
+
+
+def hash_identity(value: str | bytes) -> str:
+    """Return a short, fixed-length digest of a user-controlled identity.
+
+    Keys never contain raw header values: two different identities cannot collide by
+    escaping tricks, and a 10 KB header does not make a 10 KB storage key.
+    """
+    data = value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value
+    return "h:" + hashlib.blake2b(data[:_MAX_KEY_INPUT], digest_size=16).hexdigest()
+
+
+def template_pattern(template: str) -> re.Pattern[str]:
+    """Compile a route template (``/items/{id}``, ``/files/{p:path}``, ``/static/*``).
+
+    The pattern ignores case and one trailing slash.
+    """
+    wildcard = template.endswith("*")
+    body = template[:-1] if wildcard else template
+    parts: list[str] = []
+    position = 0
+    for match in _PARAM.finditer(body):
+        parts.append(re.escape(body[position : match.start()]))
+        parts.append(".+" if match.group(2) == "path" else "[^/]+")
+        position = match.end()
+    parts.append(re.escape(body[position:]))
+    regex = "".join(parts)
+    if wildcard:
+        regex += ".*"
+    elif regex.endswith("/") and len(regex) > 1:
+        regex = regex[:-1] + "/?"
+    else:
+        regex += "/?"
+    return re.compile(regex, re.IGNORECASE)
+
+
+def key_function(
+    kind: KeyKind,
+    func: Callable[..., Any] | None,
+    *,
+    resolver: ClientResolver,
+    ipv6_prefix: int,
+    api_key_header: str,
+    unknown_client: str,
+) -> KeyFunc:
+    """Build the key function of a policy. ``func`` wins over ``kind`` when given."""
+    warned = False
+    header = api_key_header.lower().encode("latin-1")
+
+    def client(scope: Scope) -> str:
+        nonlocal warned
+        address = resolver.client_ip(scope)
+        if address is None:
+            if unknown_client == "reject":
+                raise UnknownClientError
+            if not warned:
+                warned = True
+                _logger.warning(
+                    "ratelimit.unknown_client: a request has no client address (UNIX socket?), "
+                    "so such requests share the %r bucket. Trust the proxy in front of the socket "
+                    "with HARDENING_PROXY__TRUSTED_PROXIES='[\"unix\"]' (logged once).",
+                    UNKNOWN_CLIENT,
+                )
+            return UNKNOWN_CLIENT
+        if not _looks_like_ip(address):  # not an address, e.g. a test client's name
+            return hash_identity(address)
+        return "ip:" + group_address(address, ipv6_prefix)
+
+    if func is not None:
+        is_async = inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
+            getattr(func, "__call__", None)  # noqa: B004 - callable objects
+        )
+
+        async def custom(scope: Scope) -> str:
+            value = await func(scope) if is_async else func(scope)
+            if value is None:
+                return client(scope)
+            return hash_identity(str(value))
+
+        return custom
+
+    if kind == "api_key":
+
+        async def by_api_key(scope: Scope) -> str:
+            value = get_header(scope.get("headers", ()), header)
+            if not value:
+                return client(scope)
+            return "key:" + hash_identity(value)[2:]
+
+        return by_api_key
+
+    if kind == "user":
+
+        async def by_user(scope: Scope) -> str:
+            user = scope.get("user")
+            if user is not None and getattr(user, "is_authenticated", False):
+                identity = getattr(user, "identity", None) or getattr(user, "display_name", None)
+                if identity:
+                    return "user:" + hash_identity(str(identity))[2:]
+            return client(scope)
+
+        return by_user
+
+    async def by_ip(scope: Scope) -> str:
+        return client(scope)
+
+    return by_ip
+
+
+def _looks_like_ip(text: str) -> bool:
+    return bool(text) and all(char in "0123456789abcdefABCDEF:./" for char in text)
+
+
+def _header_name(name: str) -> str:
+    return name.replace("\\", "\\\\").replace('"', '\\"')
+
+
+@dataclass(frozen=True, eq=False)
+class Policy:
+    """A compiled rate-limit policy.
+
+    Attributes:
+        name: The policy name (headers, logs, storage keys).
+        limits: The limits enforced by the primary store.
+        fallback_limits: The limits enforced by the in-memory fallback (scaled).
+        strategy: The counting strategy.
+        cost: Quota units per request.
+        key: The key function.
+        failure_mode: What to do while the store is unavailable.
+        shadow: Decide but never reject.
+        key_prefix: Prefix of the storage keys.
+    """
+
+    name: str
+    limits: tuple[Limit, ...]
+    fallback_limits: tuple[Limit, ...]
+    strategy: Strategy
+    cost: int
+    key: KeyFunc
+    failure_mode: FailureMode
+    shadow: bool
+    key_prefix: str
+    item_names: tuple[str, ...] = field(init=False)
+    policy_header: bytes = field(init=False)
+    fallback_policy_header: bytes = field(init=False)
+
+    def __post_init__(self) -> None:
+        if len(self.limits) == 1:
+            names: tuple[str, ...] = (self.name,)
+        else:
+            windows = [limit.window for limit in self.limits]
+            if len(set(windows)) == len(windows):
+                names = tuple(f"{self.name}-{window}s" for window in windows)
+            else:
+                names = tuple(f"{self.name}-{index}" for index in range(len(self.limits)))
+        object.__setattr__(self, "item_names", names)
+        object.__setattr__(self, "policy_header", self._policy_value(self.limits))
+        object.__setattr__(self, "fallback_policy_header", self._policy_value(self.fallback_limits))
+
+    def _policy_value(self, limits: Sequence[Limit]) -> bytes:
+        return ", ".join(
+            f'"{_header_name(name)}";q={limit.amount};w={limit.window}'
+            for name, limit in zip(self.item_names, limits, strict=True)
+        ).encode("latin-1")
+
+    def storage_keys(self, identity: str) -> tuple[str, ...]:
+        """Return one storage key per limit for ``identity``."""
+        code = {"fixed-window": "f", "moving-window": "m", "sliding-window-counter": "s"}[self.strategy]
+        base = f"{self.key_prefix}:{{{self.name}:{identity}}}"
+        return tuple(f"{base}:{limit.amount}/{limit.window}:{code}" for limit in self.limits)
+
+
+class PolicyTable:
+    """Find the policy of a request: exempt paths, then rules in order, then the default.
+
+    Args:
+        rules: ``(pattern, methods, policy)`` triples in order; ``policy=None`` exempts.
+        default: The policy of requests no rule matches (``None``: not limited).
+        exempt_paths: Paths (and their sub-paths) never limited.
+        cache_size: How many ``(method, path)`` answers are cached.
+    """
+
+    def __init__(
+        self,
+        rules: Sequence[tuple[re.Pattern[str], frozenset[str], Policy | None]],
+        default: Policy | None,
+        exempt_paths: Sequence[str],
+        cache_size: int = 8192,
+    ) -> None:
+        self._rules = tuple(rules)
+        self._default = default
+        self._exempt = tuple(path.rstrip("/") or "/" for path in exempt_paths)
+        self.match = lru_cache(maxsize=cache_size)(self._match)
+
+    def policies(self) -> list[Policy]:
+        """Return every policy of the table (rules first, then the default)."""
+        found = [policy for _, _, policy in self._rules if policy is not None]
+        if self._default is not None:
+            found.append(self._default)
+        return found
+
+    def _is_exempt(self, path: str) -> bool:
+        return any(path == prefix or path.startswith(prefix + "/") or prefix == "/" for prefix in self._exempt)
+
+    def _match(self, method: str, path: str) -> Policy | None:
+        if self._is_exempt(path):
+            return None
+        for pattern, methods, policy in self._rules:
+            if (not methods or method in methods) and pattern.fullmatch(path):
+                return policy
+        return self._default
