@@ -187,7 +187,7 @@ class BodyLimitMiddleware:
                 await send_problem(scope, send, problem, headers=[_CLOSE])
                 return
             if length > limit:
-                await send_problem(scope, send, _too_large(limit), headers=[_CLOSE])
+                await send_problem(scope, send, _too_large(limit))
                 return
 
         received = 0
@@ -206,7 +206,7 @@ class BodyLimitMiddleware:
                 return message
             if not response_started:
                 answered = True
-                await send_problem(scope, send, _too_large(limit), headers=[_CLOSE])
+                await send_problem(scope, send, _too_large(limit))
             return dict(_DISCONNECT)
 
         async def limited_send(message: Message) -> None:
