@@ -19,7 +19,7 @@ from hardening._asgi import REQUEST_ID_STATE_KEY, get_header
 from hardening._config import LayerConfig
 from hardening.clientip import ClientResolver, ProxyConfig
 from hardening.logs._context import SPAN_ID_STATE_KEY, TRACE_ID_STATE_KEY, parse_traceparent
-from hardening.redaction import redact_text, redact_url
+from hardening.redaction import redact_text
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -196,9 +196,9 @@ class AccessLogMiddleware:
     ) -> dict[str, Any]:
         """Return the fields of the access line of one finished request."""
         headers = scope.get("headers", ())
-        path = _printable(scope.get("path", ""))
+        path = _printable(redact_text(scope.get("path", "")))
         query = scope.get("query_string", b"")
-        full_path = path + "?" + _printable(redact_url("?" + query.decode("latin-1"))[1:]) if query else path
+        full_path = path + "?" + _printable(redact_text("?" + query.decode("latin-1"))[1:]) if query else path
         route = getattr(scope.get("route"), "path", None)
         user_agent = get_header(headers, _USER_AGENT)
         state = scope.get("state") or {}

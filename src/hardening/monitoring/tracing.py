@@ -105,12 +105,23 @@ class TracingMiddleware:
         app: The ASGI app to wrap.
         config: The settings of this layer; defaults apply when ``None``.
         proxy: Trusted proxies, for ``client.address`` and ``url.scheme``.
+        tracer_provider: Use this provider instead of the global one (tests, or several
+            providers in one process).
+        meter_provider: Use this provider instead of the global one.
 
     Raises:
         MissingDependencyError: ``opentelemetry-api`` is not installed.
     """
 
-    def __init__(self, app: ASGIApp, config: TracingConfig | None = None, *, proxy: ProxyConfig | None = None):
+    def __init__(
+        self,
+        app: ASGIApp,
+        config: TracingConfig | None = None,
+        *,
+        proxy: ProxyConfig | None = None,
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
+    ):
         self.app = app
         self.config = config = config or TracingConfig()
         feature = "tracing"
@@ -119,14 +130,14 @@ class TracingMiddleware:
         self._context = require("opentelemetry.context", extra="otel", feature=feature)
         from hardening import __version__
 
-        self._tracer = self._trace.get_tracer("hardening", __version__)
+        self._tracer = self._trace.get_tracer("hardening", __version__, tracer_provider=tracer_provider)
         self._resolver = ClientResolver(proxy)
         self._excluded = frozenset(config.exclude_paths)
         self._duration: Any = None
         self._active: Any = None
         if config.metrics:
             metrics = require("opentelemetry.metrics", extra="otel", feature="request metrics")
-            meter = metrics.get_meter("hardening", __version__)
+            meter = metrics.get_meter("hardening", __version__, meter_provider=meter_provider)
             self._duration = meter.create_histogram(
                 "http.server.request.duration",
                 unit="s",

@@ -1,0 +1,207 @@
+"""The shared redaction policy: keys, URLs, key=value text, registered secrets; copy-on-write."""
+
+from __future__ import annotations
+
+import copy
+from collections import namedtuple
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hardening.redaction import (
+    REDACTED,
+    _clear_registered_secrets,
+    is_sensitive_key,
+    redact,
+    redact_text,
+    redact_url,
+    register_secret,
+    registered_secret_count,
+)
+
+CANARY = "canary-7f3b9e1d"
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "password",
+        "db_password",
+        "DB_PASSWORD",
+        "passwd",
+        "x-api-key",
+        "X-Api-Key",
+        "apiKey",
+        "api_key",
+        "access_token",
+        "accessToken",
+        "refresh-token",
+        "client_secret",
+        "secret_key",
+        "Authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+        "session",
+        "sessionid",
+        "private_key",
+        "aws_access_key_id",
+        "sentry_dsn",
+        "csrftoken",
+        "jwt",
+        "credentials",
+        "oauth_token",
+    ],
+)
+def test_sensitive_keys(key: str) -> None:
+    assert is_sensitive_key(key)
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["user", "author", "authors", "max_tokens", "prompt_tokens", "total_tokens", "token_count", "path", "status"],
+)
+def test_ordinary_keys(key: str) -> None:
+    assert not is_sensitive_key(key)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("postgresql://app:s3cr3t@db:5432/app", "postgresql://[REDACTED]@db:5432/app"),
+        ("redis://:pw@cache:6379/0", "redis://[REDACTED]@cache:6379/0"),
+        ("https://h/p?token=abc&page=2", "https://h/p?token=[REDACTED]&page=2"),
+        ("https://h/p?page=2;api_key=abc#frag", "https://h/p?page=2;api_key=[REDACTED]#frag"),
+        ("https://h/p?q=x", "https://h/p?q=x"),
+    ],
+)
+def test_redact_url(text: str, expected: str) -> None:
+    assert redact_url(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("login failed password=hunter2 user=bob", "login failed password=[REDACTED] user=bob"),
+        ('{"password": "x y", "a": 1}', '{"password": "[REDACTED]", "a": 1}'),
+        ("{'api_key': 'abc', 'n': 2}", "{'api_key': '[REDACTED]', 'n': 2}"),
+        ("Authorization: Bearer abc.def", "Authorization: [REDACTED]"),
+        ("token=abc&x=1", "token=[REDACTED]&x=1"),
+        ("at 12:30:00 author: bob", "at 12:30:00 author: bob"),
+        ("max_tokens=100", "max_tokens=100"),
+        ("api_key=[REDACTED]", "api_key=[REDACTED]"),
+    ],
+)
+def test_redact_text_pairs(text: str, expected: str) -> None:
+    assert redact_text(text) == expected
+
+
+def test_registered_secret_is_masked_anywhere() -> None:
+    register_secret(CANARY)
+    assert redact_text(f"boom: could not use {CANARY}!{CANARY}") == f"boom: could not use {REDACTED}!{REDACTED}"
+    # the URL-encoded form too (secrets with reserved characters end up encoded in DSNs)
+    register_secret("p@ss/word+1")
+    assert "p%40ss%2Fword%2B1" not in redact_text("postgresql://u@h/db?password=p%40ss%2Fword%2B1x")
+    assert registered_secret_count() >= 3
+
+
+def test_short_secrets_are_ignored_and_clear_forgets() -> None:
+    register_secret("abc")
+    assert redact_text("abc") == "abc"
+    register_secret(CANARY)
+    _clear_registered_secrets()
+    assert redact_text(CANARY) == CANARY
+    assert registered_secret_count() == 0
+
+
+def test_redact_nested_and_copy_on_write() -> None:
+    register_secret(CANARY)
+    Point = namedtuple("Point", "x y")  # noqa: PYI024
+    original: dict[str, Any] = {
+        "user": {"name": "ann", "password": "pw1", "tokens": ["a"]},
+        "headers": [("x-api-key", "k"), ("accept", "*/*")],
+        "message": f"failed with {CANARY}",
+        "point": Point(1, CANARY),
+        "tags": {CANARY, "ok"},
+        "raw": CANARY.encode(),
+        "count": 3,
+        "none_secret": None,
+        "max_tokens": 10,
+    }
+    before = copy.deepcopy(original)
+    result = redact(original)
+    assert original == before  # never mutated
+    assert result["user"]["password"] == REDACTED
+    assert result["user"]["tokens"] == REDACTED
+    assert result["user"]["name"] == "ann"
+    assert result["message"] == f"failed with {REDACTED}"
+    assert result["point"] == Point(1, REDACTED)
+    assert result["tags"] == {REDACTED, "ok"}
+    assert CANARY.encode() not in result["raw"]
+    assert result["count"] == 3
+    assert result["none_secret"] is None
+    assert result["max_tokens"] == 10
+    assert CANARY not in repr(result)
+
+
+def test_unchanged_containers_are_returned_as_is() -> None:
+    value = {"a": [1, 2, {"b": "c"}], "d": ("e",)}
+    assert redact(value) is value
+
+
+def test_extra_keys_and_objects() -> None:
+    register_secret(CANARY)
+
+    class Holder:
+        def __repr__(self) -> str:
+            return f"Holder({CANARY})"
+
+    result = redact({"tenant_code": "x", "obj": Holder(), "exc": ValueError(f"bad {CANARY}")}, extra_keys=["Tenant_Code"])
+    assert result["tenant_code"] == REDACTED
+    assert result["obj"] == f"Holder({REDACTED})"
+    assert CANARY not in result["exc"]
+
+
+def test_depth_limit() -> None:
+    deep: Any = "x"
+    for _ in range(40):
+        deep = [deep]
+    out = redact(deep)
+    for _ in range(32):
+        out = out[0]
+    assert out == REDACTED
+
+
+_SECRETS = st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=0x2FF), min_size=8, max_size=40)
+
+
+@given(secret=_SECRETS, prefix=st.text(max_size=30), suffix=st.text(max_size=30))
+def test_registered_secret_never_survives(secret: str, prefix: str, suffix: str) -> None:
+    register_secret(secret)
+    try:
+        assert secret not in redact_text(prefix + secret + suffix)
+        assert secret not in repr(redact({"k": [prefix + secret + suffix]}))
+    finally:
+        _clear_registered_secrets()
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(value=_JSON)
+def test_redact_never_mutates_and_is_idempotent(value: Any) -> None:
+    before = copy.deepcopy(value)
+    once = redact(value)
+    assert value == before
+    assert redact(once) == once
+
+
+@given(key=st.sampled_from(["password", "api_key", "token", "secret"]), value=st.text(min_size=1, max_size=30))
+def test_sensitive_values_in_mappings_are_always_redacted(key: str, value: str) -> None:
+    assert redact({key: value}) == {key: REDACTED}
