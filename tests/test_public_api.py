@@ -7,6 +7,15 @@ import hardening
 
 EXPECTED_ALL = {
     "LAYER_ORDER",
+    "CORSConfig",
+    "CORSMiddleware",
+    "CORSRule",
+    "CSRFConfig",
+    "CSRFMiddleware",
+    "HTTPSRedirectConfig",
+    "HTTPSRedirectMiddleware",
+    "TrustedHostConfig",
+    "TrustedHostMiddleware",
     "AppSettings",
     "ConfigurationError",
     "HardeningError",

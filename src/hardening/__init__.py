@@ -12,7 +12,11 @@ Importing this package imports no optional dependency and has no side effect.
 from __future__ import annotations
 
 from hardening._compose import LAYER_ORDER, harden, middleware_list
+from hardening.cors import CORSConfig, CORSMiddleware, CORSRule
+from hardening.csrf import CSRFConfig, CSRFMiddleware
 from hardening.errors import ConfigurationError, HardeningError, MissingDependencyError
+from hardening.hosts import TrustedHostConfig, TrustedHostMiddleware
+from hardening.httpsredirect import HTTPSRedirectConfig, HTTPSRedirectMiddleware
 from hardening.problems import Problem, ProblemResponse
 from hardening.profiles import setting
 from hardening.settings import AppSettings, HardeningSettings
@@ -24,13 +28,22 @@ __version__ = "0.1.0"
 __all__ = [
     "LAYER_ORDER",
     "AppSettings",
+    "CORSConfig",
+    "CORSMiddleware",
+    "CORSRule",
+    "CSRFConfig",
+    "CSRFMiddleware",
     "ConfigurationError",
+    "HTTPSRedirectConfig",
+    "HTTPSRedirectMiddleware",
     "HardeningError",
     "HardeningSettings",
     "MissingDependencyError",
     "Problem",
     "ProblemResponse",
     "SettingsReport",
+    "TrustedHostConfig",
+    "TrustedHostMiddleware",
     "__version__",
     "check_settings",
     "env_example",
