@@ -212,10 +212,8 @@ def validate_policy(value: str | Mapping[str, Any], *, where: str) -> dict[str, 
 def _check_source(directive: str, source: str, where: str) -> str:
     if _FORBIDDEN.search(source):
         raise _problem(where, f"source {source!r} in {directive} contains ';', ',' or a control character")
-    try:
-        source.encode("latin-1")
-    except UnicodeEncodeError:
-        raise _problem(where, f"source {source!r} in {directive} is not Latin-1; punycode the host") from None
+    if not source.isascii():
+        raise _problem(where, f"source {source!r} in {directive} is not ASCII; write the host in punycode")
     bare = source.lower()
     if bare in KEYWORDS or bare.startswith(("nonce-", "sha256-", "sha384-", "sha512-")):
         raise _problem(where, f"keyword {source!r} in {directive} must be quoted: write \"'{source}'\"")

@@ -58,8 +58,9 @@ class SecurityHeadersMiddleware:
     * HSTS and ``upgrade-insecure-requests`` only on HTTPS (scheme resolved behind the
       trusted proxies of ``settings.proxy``) and never for a localhost ``Host``.
     * ``Server``, ``X-Powered-By`` and the other leaky headers are removed.
-    * Headers the app set win, except those named in ``config.override``; a header this
-      layer manages is never sent twice.
+    * Headers the app set win, except those named in ``config.override``; no managed
+      header is ever sent twice (several app CSPs are joined into one comma-separated
+      field, which browsers enforce the same way).
     * A 304 gets only HSTS: its headers would overwrite the cached response's.
 
     Args:
@@ -150,6 +151,12 @@ class SecurityHeadersMiddleware:
         for name, value in message.get("headers") or ():
             lower = name.lower()
             if lower in self._remove or (lower in _SINGLE and lower in seen):
+                continue
+            if lower in _CSP_NAMES and lower in seen:
+                # Several policies in one field, comma-separated, mean exactly what
+                # several fields mean (all are enforced), so nothing is duplicated.
+                index = next(i for i, (key, _) in enumerate(headers) if key.lower() == lower)
+                headers[index] = (headers[index][0], headers[index][1] + b", " + value)
                 continue
             seen.add(lower)
             headers.append((name, value))

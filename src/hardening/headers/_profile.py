@@ -55,8 +55,8 @@ def check_header_text(value: str, where: str) -> str:
 class HeaderProfile(BaseModel):
     """The security headers sent for one class of response (JSON, HTML, API docs).
 
-    Every field can be overridden; ``None`` (or an empty string in the environment)
-    means the header is not sent.
+    Every field can be overridden; ``None`` (``off`` in the environment) means the
+    header is not sent.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
@@ -96,7 +96,7 @@ class HeaderProfile(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _empty_is_none(cls, value: Any, info: ValidationInfo) -> Any:
-        if isinstance(value, str) and not value.strip() and info.field_name != "extra":
+        if isinstance(value, str) and value.strip().lower() in ("", "off") and info.field_name != "extra":
             return None
         return value
 
