@@ -15,6 +15,7 @@ from hardening._compose import LAYER_ORDER, harden, middleware_list
 from hardening.cors import CORSConfig, CORSMiddleware, CORSRule
 from hardening.csrf import CSRFConfig, CSRFMiddleware
 from hardening.errors import ConfigurationError, HardeningError, MissingDependencyError
+from hardening.health import CheckResult, HealthConfig, HealthMiddleware, HealthRegistry
 from hardening.hosts import TrustedHostConfig, TrustedHostMiddleware
 from hardening.httpsredirect import HTTPSRedirectConfig, HTTPSRedirectMiddleware
 from hardening.problems import Problem, ProblemResponse
@@ -33,11 +34,15 @@ __all__ = [
     "CORSRule",
     "CSRFConfig",
     "CSRFMiddleware",
+    "CheckResult",
     "ConfigurationError",
     "HTTPSRedirectConfig",
     "HTTPSRedirectMiddleware",
     "HardeningError",
     "HardeningSettings",
+    "HealthConfig",
+    "HealthMiddleware",
+    "HealthRegistry",
     "MissingDependencyError",
     "Problem",
     "ProblemResponse",

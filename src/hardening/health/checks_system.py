@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import shutil
+from dataclasses import replace
 from typing import Any, Protocol
 
 from hardening.health.result import CheckResult, coerce_result
@@ -109,4 +110,23 @@ class RateLimiterCheck:
         value = self.limiter.health()
         if inspect.isawaitable(value):
             value = await value
-        return coerce_result(value)
+        result = coerce_result(value)
+        observed = _observed(value)
+        if observed is None:
+            return result
+        if result.status != "pass" and result.output == f"status is {result.status}":
+            state = observed.get("state")
+            output = f"rate limiter store degraded (breaker {state})" if state else "rate limiter store degraded"
+            result = replace(result, output=output)
+        return replace(result, observed_value=observed, observed_unit="state")
+
+
+def _observed(value: object) -> dict[str, Any] | None:
+    """The facts a limiter health object carries (``to_dict()`` or ``details``), minus status."""
+    to_dict = getattr(value, "to_dict", None)
+    data = to_dict() if callable(to_dict) else getattr(value, "details", None)
+    if isinstance(value, dict):
+        data = value
+    if not isinstance(data, dict):
+        return None
+    return {str(key): item for key, item in data.items() if key not in ("status", "output")}
