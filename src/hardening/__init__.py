@@ -15,6 +15,7 @@ from hardening._compose import LAYER_ORDER, harden, middleware_list
 from hardening.cors import CORSConfig, CORSMiddleware, CORSRule
 from hardening.csrf import CSRFConfig, CSRFMiddleware
 from hardening.errors import ConfigurationError, HardeningError, MissingDependencyError
+from hardening.headers import HeaderProfile, SecurityHeadersConfig, SecurityHeadersMiddleware, csp_nonce
 from hardening.health import CheckResult, HealthConfig, HealthMiddleware, HealthRegistry
 from hardening.hosts import TrustedHostConfig, TrustedHostMiddleware
 from hardening.httpsredirect import HTTPSRedirectConfig, HTTPSRedirectMiddleware
@@ -40,17 +41,21 @@ __all__ = [
     "HTTPSRedirectMiddleware",
     "HardeningError",
     "HardeningSettings",
+    "HeaderProfile",
     "HealthConfig",
     "HealthMiddleware",
     "HealthRegistry",
     "MissingDependencyError",
     "Problem",
     "ProblemResponse",
+    "SecurityHeadersConfig",
+    "SecurityHeadersMiddleware",
     "SettingsReport",
     "TrustedHostConfig",
     "TrustedHostMiddleware",
     "__version__",
     "check_settings",
+    "csp_nonce",
     "env_example",
     "explain",
     "harden",

@@ -1,0 +1,104 @@
+"""Headless Chromium enforces the hardened CSP: the nonce script runs, the other is blocked."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from hardening.csp import csp_nonce
+from hardening.headers import SecurityHeadersMiddleware
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _chromium() -> str:
+    path = str(CHROMIUM) if CHROMIUM.exists() else shutil.which("chromium")
+    if path is None:
+        reason = "Chromium not found at /usr/bin/chromium: apt-get install -y chromium"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return path
+
+
+async def page(request: Request) -> Response:
+    nonce = csp_nonce(request)
+    return HTMLResponse(
+        "<!doctype html><html><body><p id='out'></p>"
+        f"<script nonce='{nonce}'>window.allowedRan = true;</script>"
+        "<script>window.blockedRan = true;</script>"
+        "</body></html>"
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    app = SecurityHeadersMiddleware(Starlette(routes=[Route("/", page)]))
+    port = _free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", server_header=False, lifespan="off")
+    instance = uvicorn.Server(config)
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not instance.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    instance.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_served_by_uvicorn_without_server_header(server: str) -> None:
+    response = httpx.get(server + "/")
+    assert "server" not in response.headers
+    assert "'nonce-" in response.headers["content-security-policy"]
+
+
+def test_browser_runs_nonce_script_and_blocks_the_other(server: str) -> None:
+    executable = _chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+        try:
+            tab = browser.new_page()
+            violations: list[str] = []
+            tab.on("console", lambda message: violations.append(message.text))
+            tab.goto(server + "/")
+            assert tab.evaluate("window.allowedRan === true")
+            assert tab.evaluate("window.blockedRan === undefined")
+            assert any("Content Security Policy" in text for text in violations), violations
+        finally:
+            browser.close()
