@@ -281,6 +281,7 @@ class RedisStore:
             socket_timeout=socket_timeout,
             retry=retry_mod.Retry(backoff.NoBackoff(), 0),
         )
+        self.pool: Any = pool
         self.client: Any = aioredis.Redis(connection_pool=pool)
         self.key_prefix = key_prefix
         self._scripts = {name: self.client.register_script(body) for name, body in SCRIPTS.items()}
@@ -304,8 +305,9 @@ class RedisStore:
         await self._ping_script()
 
     async def aclose(self) -> None:
-        """Close the client and its pool."""
+        """Close the client and every pooled connection."""
         await self.client.aclose()
+        await self.pool.disconnect()
 
 
 class LimitsStore:
