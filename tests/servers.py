@@ -16,6 +16,7 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -260,7 +261,10 @@ class PostgresServer:
         """Stop the server immediately (SIGQUIT-like fast shutdown) and wait for exit."""
         if self._proc is None:
             return
-        self._proc.terminate()  # SIGTERM: "smart" -> fast enough with no clients after kill below
+        # SIGINT is PostgreSQL's "fast" shutdown: it ends client sessions and exits cleanly.
+        # SIGTERM ("smart") waits for clients, and killing the postmaster after it leaves
+        # orphaned backends holding shared memory, so the next start() fails.
+        self._proc.send_signal(signal.SIGINT)
         try:
             self._proc.wait(5)
         except subprocess.TimeoutExpired:
