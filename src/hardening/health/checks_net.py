@@ -40,7 +40,7 @@ class RedisCheck:
 
     def _get_client(self) -> Any:
         if self._client is None:
-            redis_asyncio = require("redis.asyncio", extra="redis", feature="the Redis health check", package="redis")
+            redis_asyncio = require("redis.asyncio", extra="health", feature="the Redis health check", package="redis")
             self._client = redis_asyncio.Redis.from_url(
                 self._url,
                 socket_connect_timeout=self.socket_timeout,
