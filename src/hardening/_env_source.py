@@ -295,6 +295,9 @@ class EnvSource(_Source):
         for row in field_table(self.settings_cls):
             known.update((row.env.lower(), row.env.lower() + "_file"))
             if row.kind == "settings":
+                # validate nested settings as a field (errors keep their location)
+                if not _state_get(self.current_state, row.path)[0]:
+                    out[row.path[0]] = {}
                 continue
             given, _ = _state_get(self.current_state, row.path)
             if given:
@@ -563,6 +566,7 @@ _EXPECTED: Final[dict[str, str]] = {
     "str": "text",
     "SecretStr": "a secret string",
     "SecretBytes": "a secret value",
+    "ByteSize": "a size in bytes, optionally with a unit (10MiB, 500KB)",
 }
 
 

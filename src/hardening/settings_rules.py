@@ -35,7 +35,7 @@ RULES: Final[dict[str, tuple[Severity, str]]] = {
     "HARDENING-SET-005": ("error", "a secret is empty"),
     "HARDENING-SET-006": ("warning", "Sentry sends personal data (send_default_pii)"),
     "HARDENING-SET-007": ("warning", "a secret-looking field is a plain string, not SecretStr"),
-    "HARDENING-SET-008": ("error", "a secret still has the default written in code"),
+    "HARDENING-SET-008": ("error", "a signing key still has the default written in code"),
     "HARDENING-SET-009": ("warning", "a URL in a non-secret field carries a password"),
     "HARDENING-SET-010": ("warning", "HARDENING_ENVIRONMENT has an unknown value (treated as production)"),
     "HARDENING-SET-011": ("info", "HARDENING_ENVIRONMENT is not set (treated as production)"),
@@ -211,7 +211,7 @@ def _weak_secret(row: FieldRow, secret: str) -> Iterator[Finding]:
         return
     default = _secret_text(row.info.default)
     required = row.spec.required_in if row.spec else ()
-    if default and secret == default and "production" not in required:
+    if default and secret == default and "production" not in required and _is_signing_key(row):
         yield _finding(
             "HARDENING-SET-008",
             row,
