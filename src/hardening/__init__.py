@@ -19,6 +19,15 @@ from hardening.headers import HeaderProfile, SecurityHeadersConfig, SecurityHead
 from hardening.health import CheckResult, HealthConfig, HealthMiddleware, HealthRegistry
 from hardening.hosts import TrustedHostConfig, TrustedHostMiddleware
 from hardening.httpsredirect import HTTPSRedirectConfig, HTTPSRedirectMiddleware
+from hardening.pool import (
+    PoolBudget,
+    PoolConfig,
+    PoolRecommendation,
+    PoolStats,
+    pool_stats,
+    recommend_pool_size,
+    verify_budget,
+)
 from hardening.problems import Problem, ProblemResponse
 from hardening.profiles import setting
 from hardening.settings import AppSettings, HardeningSettings
@@ -46,6 +55,10 @@ __all__ = [
     "HealthMiddleware",
     "HealthRegistry",
     "MissingDependencyError",
+    "PoolBudget",
+    "PoolConfig",
+    "PoolRecommendation",
+    "PoolStats",
     "Problem",
     "ProblemResponse",
     "SecurityHeadersConfig",
@@ -61,5 +74,8 @@ __all__ = [
     "harden",
     "load_settings",
     "middleware_list",
+    "pool_stats",
+    "recommend_pool_size",
     "setting",
+    "verify_budget",
 ]
