@@ -205,3 +205,8 @@ def test_redact_never_mutates_and_is_idempotent(value: Any) -> None:
 @given(key=st.sampled_from(["password", "api_key", "token", "secret"]), value=st.text(min_size=1, max_size=30))
 def test_sensitive_values_in_mappings_are_always_redacted(key: str, value: str) -> None:
     assert redact({key: value}) == {key: REDACTED}
+
+
+def test_name_value_pairs_like_asgi_headers() -> None:
+    headers = [(b"authorization", b"Bearer t"), (b"accept", b"*/*"), ["b'x-api-key'", "b'k'"], ("Cookie", "s=1")]
+    assert redact(headers) == [(b"authorization", REDACTED), (b"accept", b"*/*"), ["b'x-api-key'", REDACTED], ("Cookie", REDACTED)]

@@ -228,17 +228,13 @@ def _redact(value: Any, extra: frozenset[str], depth: int) -> Any:
             out[key] = new
         return out if changed else value
     if isinstance(value, (list, tuple)):
+        if len(value) == 2 and _is_sensitive_pair_name(value[0], extra):
+            items = [value[0], REDACTED]
+            return items if isinstance(value, list) else _same_tuple(value, items)
         items = [_redact(item, extra, depth + 1) for item in value]
         if all(new is old for new, old in zip(items, value, strict=True)):
             return value
-        if isinstance(value, list):
-            return items
-        if type(value) is tuple:
-            return tuple(items)
-        try:  # a named tuple keeps its type
-            return type(value)(*items)
-        except TypeError:
-            return tuple(items)
+        return items if isinstance(value, list) else _same_tuple(value, items)
     if isinstance(value, (set, frozenset)):
         redacted = [_redact(item, extra, depth + 1) for item in value]
         if all(new is old for new, old in zip(redacted, value, strict=True)):
@@ -249,6 +245,30 @@ def _redact(value: Any, extra: frozenset[str], depth: int) -> Any:
         cleaned = redact_text(text)
         return value if cleaned == text else cleaned.encode("latin-1", "replace")
     return _redact_object(value)
+
+
+_REPR_QUOTES: Final = re.compile(r"^b?(['\"])(?P<name>.*)\1$")
+
+
+def _is_sensitive_pair_name(name: Any, extra: frozenset[str]) -> bool:
+    """Whether ``name`` is the sensitive name of a ``(name, value)`` pair (ASGI headers)."""
+    if isinstance(name, (bytes, bytearray)):
+        name = bytes(name).decode("latin-1")
+    if not isinstance(name, str) or len(name) > 64:
+        return False
+    quoted = _REPR_QUOTES.match(name)  # Sentry shows bytes as their repr: "b'cookie'"
+    if quoted is not None:
+        name = quoted["name"]
+    return is_sensitive_key(name) or (bool(extra) and name.lower() in extra)
+
+
+def _same_tuple(value: tuple[Any, ...], items: list[Any]) -> tuple[Any, ...]:
+    if type(value) is tuple:
+        return tuple(items)
+    try:  # a named tuple keeps its type
+        return type(value)(*items)
+    except TypeError:
+        return tuple(items)
 
 
 def _redact_object(value: Any) -> Any:

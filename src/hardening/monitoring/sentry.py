@@ -14,7 +14,7 @@ import importlib.util
 import re
 from typing import TYPE_CHECKING, Any, Final, Literal
 
-from pydantic import SecretStr, field_validator
+from pydantic import ConfigDict, SecretStr, field_validator
 
 from hardening._config import LayerConfig
 from hardening._imports import require
@@ -36,6 +36,8 @@ _HOOKS: Final = ("before_send", "before_send_transaction", "before_breadcrumb", 
 
 class SentryConfig(LayerConfig):
     """Sentry error monitoring, started by :func:`init_sentry`. Not a middleware layer."""
+
+    model_config = ConfigDict(**LayerConfig.model_config, hide_input_in_errors=True)
 
     enabled: bool = True
     """Whether :func:`init_sentry` starts Sentry (it does nothing without a DSN)."""
@@ -182,7 +184,6 @@ def init_sentry(settings: HardeningSettings | None = None, **options: Any) -> bo
         "environment": config.environment or settings.environment,
         "sample_rate": config.sample_rate,
         "traces_sample_rate": config.traces_sample_rate,
-        "send_default_pii": config.send_default_pii,
         "include_local_variables": config.include_local_variables,
         "max_request_body_size": config.max_request_body_size,
         "enable_logs": config.enable_logs,
@@ -191,6 +192,8 @@ def init_sentry(settings: HardeningSettings | None = None, **options: Any) -> bo
     }
     if config.release is not None:
         init_options["release"] = config.release
+    if config.send_default_pii:  # passed only when on: newer SDKs deprecate the option itself
+        init_options["send_default_pii"] = True
     init_options.update(options)
     sentry_sdk.init(**init_options)
     return True
