@@ -65,6 +65,7 @@ def http_scope(
     headers: Iterable[tuple[bytes, bytes]] = (),
     query_string: bytes = b"",
     state: dict[str, Any] | None = None,
+    client: tuple[str, int] = ("127.0.0.1", 50000),
 ) -> Scope:
     """Return an HTTP scope as uvicorn would build it."""
     return {
@@ -78,7 +79,7 @@ def http_scope(
         "root_path": "",
         "query_string": query_string,
         "headers": [(b"host", b"testserver"), *headers],
-        "client": ("127.0.0.1", 50000),
+        "client": client,
         "server": ("127.0.0.1", 8000),
         "state": {} if state is None else state,
     }
