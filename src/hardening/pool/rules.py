@@ -7,13 +7,14 @@ suspicious. They run only when ``pool.enabled`` is on.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from hardening.checks import Check, Finding, Severity
 from hardening.pool.config import env_var
 
 if TYPE_CHECKING:
+    from hardening.pool.config import PoolConfig
     from hardening.settings import HardeningSettings
 
 __all__ = ("CHECKS", "UTILIZATION_WARNING")
@@ -36,30 +37,63 @@ def _finding(rule: str, severity: Severity, field: str, message: str, hint: str)
     )
 
 
-def pre_ping_off(settings: HardeningSettings) -> Iterator[Finding]:
-    """HARDENING-POOL-001: pre-ping is off, so a restart or failover surfaces as errors."""
-    if settings.pool.enabled and not settings.pool.pre_ping:
-        yield _finding(
-            "001",
-            "warning",
-            "pre_ping",
-            "Connections are not tested before use: after a database restart or failover, "
-            "requests fail on dead connections until the pool has cycled them.",
-            f"Set {env_var('pre_ping')}=true.",
-        )
+def _when(
+    rule: str, severity: Severity, field: str, applies: Callable[[PoolConfig], bool], message: str, hint: str
+) -> Check:
+    """Build a rule that fires when ``applies(settings.pool)`` holds for an enabled pool."""
+
+    def check(settings: HardeningSettings) -> Iterator[Finding]:
+        if settings.pool.enabled and applies(settings.pool):
+            yield _finding(rule, severity, field, message, hint)
+
+    check.__name__ = check.__qualname__ = f"pool_rule_{rule}"
+    check.__doc__ = f"HARDENING-POOL-{rule}: {message}"
+    return check
 
 
-def recycle_off(settings: HardeningSettings) -> Iterator[Finding]:
-    """HARDENING-POOL-002: connections are never recycled."""
-    if settings.pool.enabled and settings.pool.recycle is None:
-        yield _finding(
-            "002",
-            "warning",
-            "recycle",
-            "Connections live forever: after a DNS failover they keep talking to the old "
-            "primary, and load balancers or NAT may cut them silently.",
-            f"Set {env_var('recycle')} (1800 s is a good start; below every idle timeout).",
-        )
+pre_ping_off = _when(
+    "001",
+    "warning",
+    "pre_ping",
+    lambda pool: not pool.pre_ping,
+    "Connections are not tested before use: after a database restart or failover, requests fail "
+    "on dead connections until the pool has cycled them.",
+    f"Set {env_var('pre_ping')}=true.",
+)
+recycle_off = _when(
+    "002",
+    "warning",
+    "recycle",
+    lambda pool: pool.recycle is None,
+    "Connections live forever: after a DNS failover they keep talking to the old primary, and "
+    "load balancers or NAT may cut them silently.",
+    f"Set {env_var('recycle')} (1800 s is a good start; below every idle timeout).",
+)
+no_statement_timeout = _when(
+    "005",
+    "warning",
+    "statement_timeout",
+    lambda pool: pool.statement_timeout is None,
+    "No statement_timeout: a runaway query holds its connection (and its locks) long after the request was abandoned.",
+    f"Set {env_var('statement_timeout')} below the request timeout.",
+)
+no_idle_in_transaction_timeout = _when(
+    "006",
+    "warning",
+    "idle_in_transaction_timeout",
+    lambda pool: pool.idle_in_transaction_timeout is None,
+    "No idle_in_transaction_session_timeout: a session that opened a transaction and stalled "
+    "keeps its locks and blocks vacuum indefinitely.",
+    f"Set {env_var('idle_in_transaction_timeout')} (60 s is a good start).",
+)
+no_application_name = _when(
+    "009",
+    "info",
+    "application_name",
+    lambda pool: pool.application_name is None,
+    "No application_name: this service's connections are anonymous in pg_stat_activity.",
+    f"Set {env_var('application_name')} to the service's name.",
+)
 
 
 def acquire_timeout_tiny(settings: HardeningSettings) -> Iterator[Finding]:
@@ -91,32 +125,6 @@ def budget_nearly_full(settings: HardeningSettings) -> Iterator[Finding]:
             f"({budget.utilization:.0%} of the usable connections). A manual psql session, an "
             "extra replica or a migration can exhaust the database.",
             f"Lower {env_var('pool_size')} / {env_var('max_overflow')}, or raise max_connections.",
-        )
-
-
-def no_statement_timeout(settings: HardeningSettings) -> Iterator[Finding]:
-    """HARDENING-POOL-005: no server-side statement timeout."""
-    if settings.pool.enabled and settings.pool.statement_timeout is None:
-        yield _finding(
-            "005",
-            "warning",
-            "statement_timeout",
-            "No statement_timeout: a runaway query holds its connection (and its locks) long "
-            "after the request was abandoned.",
-            f"Set {env_var('statement_timeout')} below the request timeout.",
-        )
-
-
-def no_idle_in_transaction_timeout(settings: HardeningSettings) -> Iterator[Finding]:
-    """HARDENING-POOL-006: no idle-in-transaction timeout."""
-    if settings.pool.enabled and settings.pool.idle_in_transaction_timeout is None:
-        yield _finding(
-            "006",
-            "warning",
-            "idle_in_transaction_timeout",
-            "No idle_in_transaction_session_timeout: a session that opened a transaction and "
-            "stalled keeps its locks and blocks vacuum indefinitely.",
-            f"Set {env_var('idle_in_transaction_timeout')} (60 s is a good start).",
         )
 
 
@@ -154,18 +162,6 @@ def pgbouncer_startup_parameters(settings: HardeningSettings) -> Iterator[Findin
                 "not sent with each connection in transaction mode.",
                 f"Set it on the role or database: ALTER ROLE app SET {name} = '...'.",
             )
-
-
-def no_application_name(settings: HardeningSettings) -> Iterator[Finding]:
-    """HARDENING-POOL-009: no application_name, so pg_stat_activity cannot tell services apart."""
-    if settings.pool.enabled and settings.pool.application_name is None:
-        yield _finding(
-            "009",
-            "info",
-            "application_name",
-            "No application_name: this service's connections are anonymous in pg_stat_activity.",
-            f"Set {env_var('application_name')} to the service's name.",
-        )
 
 
 CHECKS: tuple[Check, ...] = (
