@@ -12,8 +12,10 @@ Importing this package imports no optional dependency and has no side effect.
 from __future__ import annotations
 
 from hardening._compose import LAYER_ORDER, harden, middleware_list
+from hardening.bodylimit import BodyLimitConfig, BodyLimitMiddleware
 from hardening.cors import CORSConfig, CORSMiddleware, CORSRule
 from hardening.csrf import CSRFConfig, CSRFMiddleware
+from hardening.errorguard import ErrorGuardConfig, ErrorGuardMiddleware
 from hardening.errors import ConfigurationError, HardeningError, MissingDependencyError
 from hardening.headers import HeaderProfile, SecurityHeadersConfig, SecurityHeadersMiddleware, csp_nonce
 from hardening.health import CheckResult, HealthConfig, HealthMiddleware, HealthRegistry
@@ -28,17 +30,20 @@ from hardening.pool import (
     recommend_pool_size,
     verify_budget,
 )
-from hardening.problems import Problem, ProblemResponse
+from hardening.problems import Problem, ProblemError, ProblemResponse
 from hardening.profiles import setting
 from hardening.settings import AppSettings, HardeningSettings
 from hardening.settings_loader import check_settings, env_example, explain, load_settings
 from hardening.settings_report import SettingsReport
+from hardening.validation import install_problem_handlers, parse_body, parse_path, parse_query, validate
 
 __version__ = "0.1.0"
 
 __all__ = [
     "LAYER_ORDER",
     "AppSettings",
+    "BodyLimitConfig",
+    "BodyLimitMiddleware",
     "CORSConfig",
     "CORSMiddleware",
     "CORSRule",
@@ -46,6 +51,8 @@ __all__ = [
     "CSRFMiddleware",
     "CheckResult",
     "ConfigurationError",
+    "ErrorGuardConfig",
+    "ErrorGuardMiddleware",
     "HTTPSRedirectConfig",
     "HTTPSRedirectMiddleware",
     "HardeningError",
@@ -60,6 +67,7 @@ __all__ = [
     "PoolRecommendation",
     "PoolStats",
     "Problem",
+    "ProblemError",
     "ProblemResponse",
     "SecurityHeadersConfig",
     "SecurityHeadersMiddleware",
@@ -72,10 +80,15 @@ __all__ = [
     "env_example",
     "explain",
     "harden",
+    "install_problem_handlers",
     "load_settings",
     "middleware_list",
+    "parse_body",
+    "parse_path",
+    "parse_query",
     "pool_stats",
     "recommend_pool_size",
     "setting",
+    "validate",
     "verify_budget",
 ]
