@@ -49,7 +49,7 @@ def test_docs_python_snippets_run(page: Path) -> None:
             assert reason.strip(), f"{page}:{line}: a not-runnable marker needs a reason"
             continue
         try:
-            exec(compile(code, f"{page.relative_to(DOCS)}:{line}", "exec"), namespace)  # noqa: S102
+            exec(compile(code, f"{page.relative_to(DOCS)}:{line}", "exec", dont_inherit=True), namespace)  # noqa: S102
         except ModuleNotFoundError as exc:  # pragma: no cover - tests_minimal has no extras
             pytest.importorskip(exc.name or "unknown")
             raise

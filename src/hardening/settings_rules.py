@@ -1,10 +1,11 @@
-"""Generic production rules (``HARDENING-SET-*``): debug, weak secrets, Sentry PII.
+"""Generic production rules (``HARDENING-SET-*``): debug mode, weak or exposed secrets.
 
 The rules walk any settings model (``HardeningSettings`` through the registry in
 :mod:`hardening.checks`, and an app's :class:`~hardening.AppSettings` fields through
 :func:`app_findings`). A finding names the variable and never the value.
 
-Capability rules (CORS, HSTS, hosts, rate limiting, ...) live in their own modules.
+Capability rules (CORS, HSTS, hosts, rate limiting, Sentry PII as ``HARDENING-MON-002``,
+...) live in their own modules. ``HARDENING-SET-006`` is retired (it became MON-002).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from hardening.redaction import is_sensitive_key
 if TYPE_CHECKING:
     from hardening.settings import HardeningSettings
 
-__all__ = ("CHECKS", "RULES", "app_findings", "check_debug", "check_secrets", "check_sentry_pii")
+__all__ = ("CHECKS", "RULES", "app_findings", "check_debug", "check_secrets", "entropy_bits", "is_placeholder")
 
 RULES: Final[dict[str, tuple[Severity, str]]] = {
     "HARDENING-SET-001": ("error", "debug mode is on"),
@@ -33,7 +34,6 @@ RULES: Final[dict[str, tuple[Severity, str]]] = {
     "HARDENING-SET-003": ("error", "a signing key is shorter than 32 characters"),
     "HARDENING-SET-004": ("error", "a signing key has low entropy"),
     "HARDENING-SET-005": ("error", "a secret is empty"),
-    "HARDENING-SET-006": ("warning", "Sentry sends personal data (send_default_pii)"),
     "HARDENING-SET-007": ("warning", "a secret-looking field is a plain string, not SecretStr"),
     "HARDENING-SET-008": ("error", "a signing key still has the default written in code"),
     "HARDENING-SET-009": ("warning", "a URL in a non-secret field carries a password"),
@@ -244,24 +244,10 @@ def _weak_secret(row: FieldRow, secret: str) -> Iterator[Finding]:
         )
 
 
-def check_sentry_pii(settings: HardeningSettings | BaseModel) -> Iterable[Finding]:
-    """HARDENING-SET-006: Sentry is on and sends personal data by default."""
-    sentry = getattr(settings, "sentry", None)
-    if sentry is not None and getattr(sentry, "enabled", False) and getattr(sentry, "send_default_pii", False):
-        yield Finding(
-            id="HARDENING-SET-006",
-            severity="warning",
-            message="Sentry sends personal data (cookies, user IP, request bodies with PII)",
-            hint="Set HARDENING_SENTRY__SEND_DEFAULT_PII=false unless your privacy policy covers it.",
-            setting="sentry.send_default_pii",
-            env_var="HARDENING_SENTRY__SEND_DEFAULT_PII",
-        )
-
-
 def app_findings(settings: BaseModel) -> list[Finding]:
     """Run the generic rules on an app's own fields (``hardening`` itself excluded)."""
     return [finding for rule in (check_debug, check_secrets) for finding in rule(settings)]
 
 
-CHECKS: tuple[Check, ...] = (check_debug, check_secrets, check_sentry_pii)
+CHECKS: tuple[Check, ...] = (check_debug, check_secrets)
 """The rules this module registers with :mod:`hardening.checks`."""
