@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import socket
 import tracemalloc
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from hypothesis import given
 from hypothesis import strategies as st
@@ -27,7 +24,7 @@ from hardening.checks import Finding
 from hardening.errorguard import ErrorGuardMiddleware
 from hardening.problems import PROBLEM_CONTENT_TYPE, problem_type
 from hardening.validation import install_problem_handlers
-from tests.asgi_call import Result, call, http_scope
+from tests.asgi_call import Result, call, http_scope, serve
 
 MiB = 1024 * 1024
 
@@ -141,13 +138,6 @@ async def test_100_mb_streamed_to_1_mib_limit_holds_no_more_than_the_limit() -> 
     assert peak < MiB + 4 * chunk_size + 256 * 1024, f"peak {peak} bytes"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.mark.anyio
 async def test_real_server_100_mb_chunked_upload_gets_413() -> None:
     """Through uvicorn, a chunked 100 MB upload gets a 413 and the app sees at most 1 MiB."""
@@ -160,26 +150,17 @@ async def test_real_server_100_mb_chunked_upload_gets_413() -> None:
         return JSONResponse({"received": received})
 
     app = ErrorGuardMiddleware(BodyLimitMiddleware(Starlette(routes=[Route("/up", upload, methods=["POST"])])))
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve())
-    try:
-        while not server.started:
-            await asyncio.sleep(0.01)
 
-        async def body() -> AsyncIterator[bytes]:
-            chunk = b"x" * (64 * 1024)
-            for _ in range(1600):
-                yield chunk
+    async def body() -> AsyncIterator[bytes]:
+        chunk = b"x" * (64 * 1024)
+        for _ in range(1600):
+            yield chunk
 
-        async with httpx.AsyncClient(timeout=30) as client:
-            response = await client.post(f"http://127.0.0.1:{port}/up", content=body())
-        assert response.status_code == 413
-        assert response.headers["content-type"] == PROBLEM_CONTENT_TYPE
-        assert received <= DEFAULT_MAX_BYTES
-    finally:
-        server.should_exit = True
-        await task
+    async with serve(app) as url, httpx.AsyncClient(timeout=30) as client:
+        response = await client.post(f"{url}/up", content=body())
+    assert response.status_code == 413
+    assert response.headers["content-type"] == PROBLEM_CONTENT_TYPE
+    assert received <= DEFAULT_MAX_BYTES
 
 
 @pytest.mark.anyio

@@ -23,7 +23,7 @@ from hardening.errorguard import ERROR_LOGGER_NAME, ErrorGuardConfig, ErrorGuard
 from hardening.problems import PROBLEM_CONTENT_TYPE, Problem, ProblemError, problem_type
 from hardening.redaction import register_secret
 from hardening.validation import install_problem_handlers
-from tests.asgi_call import call, http_scope
+from tests.asgi_call import call, http_scope, serve
 
 CANARY = "canary-s3cr3t-7f2a9"
 
@@ -184,6 +184,35 @@ async def test_started_response_is_not_started_twice(caplog: pytest.LogCaptureFi
     assert not result.complete, "the body is left unterminated so the server closes the connection"
     assert len(_error_records(caplog)) == 1
     assert getattr(_error_records(caplog)[0], "response_started", None) is True
+
+
+@pytest.mark.anyio
+async def test_real_server_closes_a_started_response_without_faking_its_end(caplog: pytest.LogCaptureFixture) -> None:
+    """Through uvicorn, the client sees a truncated body, never a complete-looking one."""
+
+    async def stream() -> Any:
+        yield b"partial;"
+        raise RuntimeError(CANARY)
+
+    async def endpoint(request: Request) -> Response:
+        return StreamingResponse(stream())
+
+    app = ErrorGuardMiddleware(Starlette(routes=[Route("/", endpoint)]))
+    received: list[bytes] = []
+
+    async def read_all(client: httpx.AsyncClient, url: str) -> None:
+        async with client.stream("GET", url) as response:
+            assert response.status_code == 200
+            async for chunk in response.aiter_bytes():
+                received.append(chunk)
+
+    async with serve(app) as url, httpx.AsyncClient() as client:
+        with pytest.raises(httpx.RemoteProtocolError):
+            await read_all(client, url)
+        assert (await client.get(url + "/missing")).status_code == 404, "the server keeps serving"
+    assert b"".join(received) == b"partial;"
+    assert len(_error_records(caplog)) == 1
+    assert not [r for r in caplog.records if "Exception in ASGI application" in r.getMessage()], "not re-raised"
 
 
 @pytest.mark.anyio
