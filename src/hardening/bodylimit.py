@@ -7,6 +7,9 @@
   ``http.disconnect`` instead (the client has its answer, so it is gone as far as the
   app is concerned), and the client gets 413 if no response had started.
 * The body is never read ahead of the app, so handlers and Sentry that read it work.
+* The 413 does not ask the server to close the connection: uvicorn then discards the
+  rest of the upload (bounded by its keep-alive timeout) and the client reads its 413
+  instead of a connection reset. Nothing beyond the limit is ever held in memory.
 * Per-path overrides: exact paths, route patterns (``/items/{id}/photo``) or prefixes
   (``/uploads/*``); ``null`` means "no limit" on that path.
 """
