@@ -265,3 +265,18 @@ async def test_pgbouncer_mode_kwargs_connect_and_run_queries(postgres_server: Po
             pool_stats(engine)  # NullPool keeps no statistics
     finally:
         await engine.dispose()
+
+
+async def test_live_verification_never_echoes_the_password(postgres_server: PostgresServer) -> None:
+    canary = "canary-Secr3t-pool"
+    dsn = f"postgresql://{postgres_server.user}:{canary}@{postgres_server.host}:{postgres_server.port}/postgres"
+    config = small_pool(max_connections=100, workers=6, pool_size=5, max_overflow=5)  # fits 97, not 47
+
+    with pytest.raises(ConfigurationError) as info:
+        await verify_budget(dsn, config)  # trust authentication ignores the password
+    with pytest.raises(ConnectionRefusedError) as refused:  # nothing listens on port 1
+        await verify_budget(dsn.replace(f":{postgres_server.port}/", ":1/"), config)
+
+    for error in (info.value, refused.value):
+        assert canary not in str(error)
+        assert canary not in repr(error)
