@@ -19,7 +19,8 @@ from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
 from hardening import HardeningSettings
-from hardening.errorguard import ERROR_LOGGER_NAME, ErrorGuardConfig, ErrorGuardMiddleware
+from hardening.checks import run_checks
+from hardening.errorguard import CHECKS, ERROR_LOGGER_NAME, ErrorGuardConfig, ErrorGuardMiddleware
 from hardening.problems import PROBLEM_CONTENT_TYPE, Problem, ProblemError, problem_type
 from hardening.redaction import register_secret
 from hardening.validation import install_problem_handlers
@@ -360,3 +361,17 @@ async def test_sentry_not_reported_when_disabled_in_config(sentry_transport: _Ca
     async with _client(ErrorGuardMiddleware(app, ErrorGuardConfig(report_to_sentry=False))) as client:
         assert (await client.get("/")).status_code == 500
     assert _sentry_errors(sentry_transport) == []
+
+
+def test_production_rule_flags_a_disabled_guard() -> None:
+    """HARDENING-ERRORS-001 fires in production only, and is collected by run_checks."""
+
+    def ids(settings: HardeningSettings) -> list[str]:
+        return [finding.id for check in CHECKS for finding in check(settings)]
+
+    off = ErrorGuardConfig(enabled=False)
+    assert ids(HardeningSettings(environment="production", errors=off)) == ["HARDENING-ERRORS-001"]
+    assert ids(HardeningSettings(environment="development", errors=off)) == []
+    assert ids(HardeningSettings(environment="production")) == []
+    found = run_checks(HardeningSettings(environment="production", errors=off))
+    assert "HARDENING-ERRORS-001" in {finding.id for finding in found}

@@ -60,6 +60,7 @@ RULE_MODULES: Final = (
     "hardening.pool",
     "hardening.logs",
     "hardening.monitoring",
+    "hardening.errorguard",
     "hardening.bodylimit",
     "hardening.health",
 )

@@ -19,21 +19,24 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Final
 
 from starlette.exceptions import HTTPException
 
 from hardening._asgi import request_id_of
 from hardening._config import LayerConfig
+from hardening.checks import Finding
 from hardening.problems import Problem, ProblemError, problem_for_status, send_problem
 from hardening.redaction import redact_text
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+    from hardening.checks import Check
     from hardening.settings import HardeningSettings
 
-__all__ = ("ERROR_LOGGER_NAME", "INTERNAL_ERROR_DETAIL", "ErrorGuardConfig", "ErrorGuardMiddleware")
+__all__ = ("CHECKS", "ERROR_LOGGER_NAME", "INTERNAL_ERROR_DETAIL", "ErrorGuardConfig", "ErrorGuardMiddleware")
 
 ERROR_LOGGER_NAME: Final = "hardening.errors"
 """The stdlib logger unhandled exceptions are logged on."""
@@ -189,3 +192,22 @@ def _report_to_sentry(exc: BaseException) -> None:
             sentry_sdk.capture_exception(exc)
     except Exception:
         _logger.debug("reporting to Sentry failed", exc_info=True)
+
+
+def _guard_findings(settings: HardeningSettings) -> Iterable[Finding]:
+    if settings.environment == "production" and not settings.errors.enabled:
+        yield Finding(
+            id="HARDENING-ERRORS-001",
+            severity="warning",
+            message=(
+                "The error guard is disabled: an unhandled exception is answered by the framework or "
+                "the server (plain text, or a traceback page with debug=True) without the request ID."
+            ),
+            hint="Enable it; it is on by default.",
+            setting="errors.enabled",
+            env_var="HARDENING_ERRORS__ENABLED",
+        )
+
+
+CHECKS: tuple[Check, ...] = (_guard_findings,)
+"""Production rules: HARDENING-ERRORS-001 (error guard disabled)."""
