@@ -493,3 +493,58 @@ def test_production_rules() -> None:
     unchecked = CORSConfig.model_construct(allow_origins=("*",), allow_credentials=True, rules=())
     forced = HardeningSettings.model_construct(environment="production", cors=unchecked)
     assert "HARDENING-CORS-001" in ids(forced)
+
+
+def test_finding_env_vars_point_at_the_setting() -> None:
+    settings = HardeningSettings(
+        environment="production",
+        cors=CORSConfig(allow_origins=["null"], rules=[CORSRule(path="/x", allow_origin_regex=[r"https://a.b\.com"])]),
+    )
+    found = {(f.id, f.setting, f.env_var) for f in run_checks(settings) if f.id.startswith("HARDENING-CORS")}
+    assert found == {
+        ("HARDENING-CORS-003", "cors.allow_origins", "HARDENING_CORS__ALLOW_ORIGINS"),
+        ("HARDENING-CORS-002", "cors.rules[0].allow_origin_regex", "HARDENING_CORS__RULES"),
+    }
+    escaped = HardeningSettings(
+        environment="production", cors=CORSConfig(allow_origin_regex=[r"https://a[.]b\.com", r"https://x\.y\.com"])
+    )
+    assert ids(escaped) == set()
+    assert (
+        ids(HardeningSettings(environment="production", cors=CORSConfig(enabled=False, allow_origins=["null"])))
+        == set()
+    )
+
+
+@pytest.mark.parametrize(
+    ("origin", "allowed"),
+    [
+        ("http://[::1]:3000", True),
+        ("http://[::1]:3001", False),
+        ("http://[0::1]:3000", False),  # not the serialized form
+        ("https://[2001:db8::5]", True),
+        ("https://[2001:db8::5]:443", False),  # default port spelled out
+        ("https://[zz::1]", False),
+        ("https://[1:2:3]", False),
+        ("https://a.example.com:99999", False),
+    ],
+)
+async def test_ipv6_and_port_origins(origin: str, allowed: bool) -> None:
+    config = CORSConfig(
+        allow_origins=["http://[::1]:3000", "https://[2001:db8::5]:443"],
+        allow_origin_regex=[r"https://\[[0-9a-f:]+\]", r"https://a\.example\.com:[0-9]+"],
+    )
+    async with client(config) as c:
+        response = await c.get("/", headers={"origin": origin})
+    assert ("access-control-allow-origin" in response.headers) is allowed
+
+
+@pytest.mark.parametrize("origin", ["https://[zz::1]", "https://[1:2:3]", "https://*.[::1]", "https://a.com:70000"])
+def test_invalid_ipv6_and_port_entries_are_refused(origin: str) -> None:
+    with pytest.raises(ValidationError, match="HARDENING_CORS__ALLOW_ORIGINS"):
+        CORSConfig(allow_origins=[origin])
+
+
+def test_over_broad_regex_is_refused_by_the_middleware_too() -> None:
+    unchecked = CORSConfig.model_construct(allow_origin_regex=(".*",), allow_origins=(), rules=())
+    with pytest.raises(ConfigurationError, match="HARDENING_CORS__ALLOW_ORIGIN_REGEX"):
+        CORSMiddleware(echo_app, unchecked)

@@ -60,6 +60,13 @@ async def test_post_decisions(headers: dict[str, str], expected: int) -> None:
     assert await status(CSRFMiddleware(app), "POST", **headers) == expected
 
 
+@pytest.mark.parametrize("host", [b"test\xffserver", b"testserver/x", b""])
+async def test_origin_fallback_refuses_a_bad_host(host: bytes) -> None:
+    scope = http_scope("POST", headers=[(b"origin", b"http://testserver")])
+    scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"host"] + [(b"host", host)]
+    assert (await call(CSRFMiddleware(app), scope)).status == 403
+
+
 async def test_refusal_is_a_403_problem() -> None:
     scope = http_scope("DELETE", headers=[(b"sec-fetch-site", b"cross-site"), (b"origin", b"https://evil.com")])
     result = await call(CSRFMiddleware(app), scope)

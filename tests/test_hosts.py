@@ -85,6 +85,7 @@ async def test_host_matching(host: bytes, scheme: str, allowed: bool) -> None:
         b"api.example.com:80:80",
         b"[::1",
         b"[zz::1]",
+        b"[1:2:3]",
         b"api example.com",
         b"\xff\xfe",
         b"api.example.com\r\nx: y",
@@ -134,6 +135,12 @@ async def test_websocket_with_a_foreign_host_is_closed_before_accept() -> None:
     await middleware(allowed_hosts=HOSTS)(scope, None, send)  # type: ignore[arg-type]
     assert sent == [{"type": "websocket.close", "code": 1008, "reason": "Invalid host header"}]
     assert "app_ran" not in scope["state"]
+
+
+def test_disabled_and_is_allowed_edge_cases() -> None:
+    assert TrustedHostConfig(enabled=False).build(app) is app
+    assert middleware(allowed_hosts=["*"]).is_allowed(None) is False
+    assert middleware(allowed_hosts=["*"]).is_allowed(b"any.example") is True
 
 
 async def test_lifespan_passes_through() -> None:

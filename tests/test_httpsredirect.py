@@ -76,9 +76,13 @@ async def test_probe_and_acme_paths_are_exempt(path: str) -> None:
     assert (await run(HTTPSRedirectMiddleware(app), path=path)).status == 200
 
 
-async def test_bad_host_is_a_400_problem_not_a_redirect() -> None:
-    result = await run(HTTPSRedirectMiddleware(app), host=b"evil.com/x")
+@pytest.mark.parametrize("host", [b"evil.com/x", b"caf\xe9.com", None])
+async def test_bad_host_is_a_400_problem_not_a_redirect(host: bytes | None) -> None:
+    scope = http_scope()
+    scope["headers"] = [] if host is None else [(b"host", host)]
+    result = await call(HTTPSRedirectMiddleware(app), scope)
     assert result.status == 400
+    assert result.headers["content-type"] == "application/problem+json"
     assert "location" not in result.headers
 
 

@@ -20,7 +20,14 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ("DEFAULT_PORTS", "Origin", "OriginMatcher", "normalise_origin_entry", "parse_origin")
+__all__ = (
+    "DEFAULT_PORTS",
+    "Origin",
+    "OriginMatcher",
+    "normalise_origin_entry",
+    "parse_origin",
+    "valid_bracketed_host",
+)
 
 DEFAULT_PORTS: Final[dict[str, int]] = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 """Default port of each scheme; a serialized origin never spells it out."""
@@ -52,11 +59,6 @@ class Origin:
     host: str
     port: int | None
 
-    def serialize(self) -> str:
-        """Return the origin as a browser serializes it."""
-        port = "" if self.port is None else f":{self.port}"
-        return f"{self.scheme}://{self.host}{port}"
-
     def effective_port(self) -> int | None:
         """Return the port in use: the explicit one or the scheme's default."""
         return self.port if self.port is not None else DEFAULT_PORTS.get(self.scheme)
@@ -72,6 +74,17 @@ def _port(scheme: str, raw: str | None) -> int | bool | None:
     return None if DEFAULT_PORTS.get(scheme) == port else port
 
 
+def valid_bracketed_host(host: str) -> bool:
+    """Return whether ``host`` is not bracketed, or is a bracketed valid IPv6 literal."""
+    if not host.startswith("["):
+        return True
+    try:
+        ipaddress.IPv6Address(host[1:-1])
+    except ValueError:
+        return False
+    return True
+
+
 def parse_origin(value: str) -> Origin | None:
     """Parse an ``Origin`` header value strictly; ``None`` when it is not well formed.
 
@@ -82,11 +95,8 @@ def parse_origin(value: str) -> Origin | None:
     if match is None:
         return None
     scheme, host, raw_port = match.group("scheme", "host", "port")
-    if host.startswith("["):
-        try:
-            ipaddress.IPv6Address(host[1:-1])
-        except ValueError:
-            return None
+    if not valid_bracketed_host(host):
+        return None
     port = _port(scheme, raw_port)
     if port is False or (raw_port is not None and port is None):
         return None  # out of range, or a default port spelled out: not serialized form
@@ -107,11 +117,8 @@ def normalise_origin_entry(entry: str) -> str | None:
         if match is None:
             continue
         scheme, host, raw_port = match.group("scheme", "host", "port")
-        if host.startswith("["):
-            try:
-                ipaddress.IPv6Address(host[1:-1])
-            except ValueError:
-                return None
+        if not valid_bracketed_host(host):
+            return None
         port = _port(scheme, raw_port)
         if port is False:
             return None

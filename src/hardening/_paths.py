@@ -43,9 +43,6 @@ class PathPrefixes:
         self._exact = frozenset(exact)
         self._prefixes = tuple(starts)
 
-    def __bool__(self) -> bool:
-        return bool(self._exact)
-
     def matches(self, path: str) -> bool:
         """Return whether ``path`` is one of the prefixes or below one of them."""
         return path in self._exact or path.startswith(self._prefixes)

@@ -500,12 +500,19 @@ class CORSMiddleware:
 # --- production rules -------------------------------------------------------------------
 
 
-def _policies(settings: HardeningSettings) -> list[tuple[str, str, CORSPolicy]]:
+def _policies(settings: HardeningSettings) -> list[tuple[str, str | None, CORSPolicy]]:
+    """Return ``(setting, rules env var or None, policy)`` for the config and its rules."""
     cors = settings.cors
-    items: list[tuple[str, str, CORSPolicy]] = [("cors", ENV_PREFIX.rstrip("_"), cors)]
-    for index, rule in enumerate(cors.rules):
-        items.append((f"cors.rules[{index}]", f"{ENV_PREFIX}RULES", rule))
+    if not cors.enabled:
+        return []
+    items: list[tuple[str, str | None, CORSPolicy]] = [("cors", None, cors)]
+    items.extend((f"cors.rules[{i}]", f"{ENV_PREFIX}RULES", rule) for i, rule in enumerate(cors.rules))
     return items
+
+
+def _env(rules_env: str | None, field: str) -> str:
+    """Return the variable that sets ``field``: its own, or the rules list for a rule."""
+    return rules_env or f"{ENV_PREFIX}{field}"
 
 
 def _production(settings: HardeningSettings) -> bool:
@@ -513,8 +520,6 @@ def _production(settings: HardeningSettings) -> bool:
 
 
 def _check_wildcard_credentials(settings: HardeningSettings) -> Iterable[Finding]:
-    if not settings.cors.enabled:
-        return
     for setting, env, policy in _policies(settings):
         if "*" in policy.allow_origins and policy.allow_credentials:
             yield Finding(
@@ -523,14 +528,12 @@ def _check_wildcard_credentials(settings: HardeningSettings) -> Iterable[Finding
                 message="CORS allows every origin ('*') together with credentials.",
                 hint="List the origins that need credentials explicitly.",
                 setting=f"{setting}.allow_origins",
-                env_var=f"{env}__ALLOW_ORIGINS" if env.endswith("RULES") else f"{ENV_PREFIX}ALLOW_ORIGINS",
+                env_var=_env(env, "ALLOW_ORIGINS"),
             )
 
 
 def _check_unescaped_dots(settings: HardeningSettings) -> Iterable[Finding]:
-    if not settings.cors.enabled:
-        return
-    for setting, _env, policy in _policies(settings):
+    for setting, env, policy in _policies(settings):
         for regex in policy.allow_origin_regex:
             if _has_unescaped_dot(regex):
                 yield Finding(
@@ -539,7 +542,7 @@ def _check_unescaped_dots(settings: HardeningSettings) -> Iterable[Finding]:
                     message=f"The origin regex {regex!r} has an unescaped '.', which matches any character.",
                     hint="Escape dots in host names ('\\.'), e.g. 'https://app\\.example\\.com'.",
                     setting=f"{setting}.allow_origin_regex",
-                    env_var=f"{ENV_PREFIX}ALLOW_ORIGIN_REGEX",
+                    env_var=_env(env, "ALLOW_ORIGIN_REGEX"),
                 )
 
 
@@ -561,9 +564,7 @@ def _has_unescaped_dot(pattern: str) -> bool:
 
 
 def _check_null_origin(settings: HardeningSettings) -> Iterable[Finding]:
-    if not settings.cors.enabled:
-        return
-    for setting, _env, policy in _policies(settings):
+    for setting, env, policy in _policies(settings):
         if "null" in policy.allow_origins:
             yield Finding(
                 id="HARDENING-CORS-003",
@@ -571,14 +572,14 @@ def _check_null_origin(settings: HardeningSettings) -> Iterable[Finding]:
                 message="CORS allows the 'null' origin, which any sandboxed iframe or local file can send.",
                 hint="Remove 'null' from the allowed origins.",
                 setting=f"{setting}.allow_origins",
-                env_var=f"{ENV_PREFIX}ALLOW_ORIGINS",
+                env_var=_env(env, "ALLOW_ORIGINS"),
             )
 
 
 def _check_production_origins(settings: HardeningSettings) -> Iterable[Finding]:
-    if not settings.cors.enabled or not _production(settings):
+    if not _production(settings):
         return
-    for setting, _env, policy in _policies(settings):
+    for setting, env, policy in _policies(settings):
         if "*" in policy.allow_origins:
             yield Finding(
                 id="HARDENING-CORS-004",
@@ -586,7 +587,7 @@ def _check_production_origins(settings: HardeningSettings) -> Iterable[Finding]:
                 message="CORS allows every origin ('*'): any site can read these responses.",
                 hint="Keep '*' for public, unauthenticated data only; otherwise list the origins.",
                 setting=f"{setting}.allow_origins",
-                env_var=f"{ENV_PREFIX}ALLOW_ORIGINS",
+                env_var=_env(env, "ALLOW_ORIGINS"),
             )
         for entry in policy.allow_origins:
             parsed = parse_origin(entry.replace("://*.", "://"))
@@ -600,7 +601,7 @@ def _check_production_origins(settings: HardeningSettings) -> Iterable[Finding]:
                     message=f"CORS allows the origin {entry!r} in production (plain http or a local address).",
                     hint="Allow only the https origins of your deployed front ends in production.",
                     setting=f"{setting}.allow_origins",
-                    env_var=f"{ENV_PREFIX}ALLOW_ORIGINS",
+                    env_var=_env(env, "ALLOW_ORIGINS"),
                 )
 
 

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Final
 from pydantic import field_validator
 
 from hardening._config import LayerConfig
-from hardening._origins import DEFAULT_PORTS
+from hardening._origins import DEFAULT_PORTS, valid_bracketed_host
 from hardening._paths import HEALTH_PROBE_PATHS, PathPrefixes, check_path_prefixes
 from hardening.checks import Finding
 from hardening.problems import Problem, problem_type, send_problem
@@ -59,11 +59,8 @@ def parse_host(value: str) -> tuple[str, int | None] | None:
     if match is None:
         return None
     host, raw_port = match.group("host", "port")
-    if host.startswith("["):
-        try:
-            ipaddress.IPv6Address(host[1:-1])
-        except ValueError:
-            return None
+    if not valid_bracketed_host(host):
+        return None
     port = None if raw_port is None else int(raw_port)
     if port is not None and port > 65535:  # the largest TCP port
         return None
