@@ -77,10 +77,24 @@ class Capture(logging.Handler):
         self.records.append(record)
 
     def lines(self) -> list[dict[str, Any]]:
-        keys = (
-            "method route path status duration_ms request_bytes response_bytes client_ip user_agent "
-            "http_version scheme request_id trace_id span_id error disconnected"
-        ).split()
+        keys = [
+            "method",
+            "route",
+            "path",
+            "status",
+            "duration_ms",
+            "request_bytes",
+            "response_bytes",
+            "client_ip",
+            "user_agent",
+            "http_version",
+            "scheme",
+            "request_id",
+            "trace_id",
+            "span_id",
+            "error",
+            "disconnected",
+        ]
         return [{k: getattr(r, k) for k in keys if hasattr(r, k)} | {"level": r.levelname} for r in self.records]
 
 
@@ -186,7 +200,7 @@ async def test_client_disconnect(access: Capture) -> None:
     async def send(message: Message) -> None:
         raise AssertionError("nothing is sent")
 
-    scope = {"type": "http", "method": "GET", "path": "/", "headers": [], "query_string": b"", "client": None}
+    scope: Scope = {"type": "http", "method": "GET", "path": "/", "headers": [], "query_string": b"", "client": None}
     await AccessLogMiddleware(app)(scope, receive, send)
     [line] = access.lines()
     assert line["disconnected"] is True
@@ -202,7 +216,7 @@ async def test_send_failure_marks_disconnect(access: Capture) -> None:
     async def send(message: Message) -> None:
         raise OSError("connection reset")
 
-    scope = {"type": "http", "method": "GET", "path": "/items/1", "headers": [], "query_string": b""}
+    scope: Scope = {"type": "http", "method": "GET", "path": "/items/1", "headers": [], "query_string": b""}
     with pytest.raises(OSError, match="reset"):
         await AccessLogMiddleware(APP)(scope, receive, send)
     [line] = access.lines()

@@ -251,8 +251,17 @@ def test_production_rules() -> None:
         access_log={"enabled": False},
     )
     ids = {finding.id for finding in run_checks(bad)}
-    assert {"HARDENING-LOG-001", "HARDENING-LOG-002", "HARDENING-LOG-003", "HARDENING-LOG-004", "HARDENING-LOG-005"} <= ids
+    assert {
+        "HARDENING-LOG-001",
+        "HARDENING-LOG-002",
+        "HARDENING-LOG-003",
+        "HARDENING-LOG-004",
+        "HARDENING-LOG-005",
+    } <= ids
     good = {f.id for f in run_checks(HardeningSettings(environment="production"))}
     assert not {i for i in good if i.startswith("HARDENING-LOG")}
-    assert not {f.id for f in run_checks(HardeningSettings(environment="development", request_id={"enabled": False}))
-                if f.id.startswith("HARDENING-LOG")}
+    assert not {
+        f.id
+        for f in run_checks(HardeningSettings(environment="development", request_id={"enabled": False}))
+        if f.id.startswith("HARDENING-LOG")
+    }

@@ -118,7 +118,7 @@ def test_short_secrets_are_ignored_and_clear_forgets() -> None:
 
 def test_redact_nested_and_copy_on_write() -> None:
     register_secret(CANARY)
-    Point = namedtuple("Point", "x y")  # noqa: PYI024
+    Point = namedtuple("Point", "x y")
     original: dict[str, Any] = {
         "user": {"name": "ann", "password": "pw1", "tokens": ["a"]},
         "headers": [("x-api-key", "k"), ("accept", "*/*")],
@@ -158,7 +158,9 @@ def test_extra_keys_and_objects() -> None:
         def __repr__(self) -> str:
             return f"Holder({CANARY})"
 
-    result = redact({"tenant_code": "x", "obj": Holder(), "exc": ValueError(f"bad {CANARY}")}, extra_keys=["Tenant_Code"])
+    result = redact(
+        {"tenant_code": "x", "obj": Holder(), "exc": ValueError(f"bad {CANARY}")}, extra_keys=["Tenant_Code"]
+    )
     assert result["tenant_code"] == REDACTED
     assert result["obj"] == f"Holder({REDACTED})"
     assert CANARY not in result["exc"]
@@ -209,4 +211,9 @@ def test_sensitive_values_in_mappings_are_always_redacted(key: str, value: str) 
 
 def test_name_value_pairs_like_asgi_headers() -> None:
     headers = [(b"authorization", b"Bearer t"), (b"accept", b"*/*"), ["b'x-api-key'", "b'k'"], ("Cookie", "s=1")]
-    assert redact(headers) == [(b"authorization", REDACTED), (b"accept", b"*/*"), ["b'x-api-key'", REDACTED], ("Cookie", REDACTED)]
+    assert redact(headers) == [
+        (b"authorization", REDACTED),
+        (b"accept", b"*/*"),
+        ["b'x-api-key'", REDACTED],
+        ("Cookie", REDACTED),
+    ]

@@ -234,7 +234,7 @@ async def test_r5_contextvar_reset_after_response() -> None:
 @pytest.mark.anyio
 async def test_r5_websocket_gets_an_id_and_accept_header() -> None:
     messages: list[Message] = []
-    inbox = [{"type": "websocket.connect"}, {"type": "websocket.disconnect", "code": 1000}]
+    inbox: list[Message] = [{"type": "websocket.connect"}, {"type": "websocket.disconnect", "code": 1000}]
 
     async def receive() -> Message:
         return inbox.pop(0)

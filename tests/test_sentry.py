@@ -51,7 +51,12 @@ class FakeTransport(Transport):
         return b"".join(envelope.serialize() for envelope in self.envelopes)
 
     def events(self) -> list[dict[str, Any]]:
-        return [item.payload.json for env in self.envelopes for item in env.items if item.type == "event"]
+        return [
+            item.payload.json
+            for env in self.envelopes
+            for item in env.items
+            if item.type == "event" and item.payload.json is not None
+        ]
 
 
 @pytest.fixture
@@ -67,7 +72,8 @@ async def fail(request: Request) -> PlainTextResponse:
     password = data["user"]["password"]  # a local holding a secret
     logging.getLogger("app").warning("retrying with token=%s", CANARIES["breadcrumb"])
     raise RuntimeError(
-        f"cannot connect to postgresql://app:{CANARIES['dsn_password']}@db/app using {SETTINGS_SECRET} ({len(password)})"
+        f"cannot connect to postgresql://app:{CANARIES['dsn_password']}@db/app "
+        f"using {SETTINGS_SECRET} ({len(password)})"
     )
 
 
@@ -83,7 +89,10 @@ async def exercise(app: Any) -> httpx.Response:
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         return await http.post(
             f"/fail?api_key={CANARIES['query']}&page=1",
-            json={"user": {"name": "ann", "password": CANARIES["body_password"]}, "access_token": CANARIES["body_token"]},
+            json={
+                "user": {"name": "ann", "password": CANARIES["body_password"]},
+                "access_token": CANARIES["body_token"],
+            },
             headers={"X-Api-Key": CANARIES["header"], "Authorization": f"Bearer {CANARIES['auth']}"},
         )
 
