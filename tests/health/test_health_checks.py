@@ -195,3 +195,13 @@ def test_missing_driver_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None
     check = SQLAlchemyCheck(object())  # type: ignore[arg-type]
     with pytest.raises(MissingDependencyError, match=r"hardening\[health\]"):
         asyncio.run(check())
+
+
+async def test_postgres_check_masks_a_literal_password_in_driver_errors() -> None:
+    from hardening.health import PostgresCheck
+
+    check = PostgresCheck(f"postgresql://app:lit-canary-77@127.0.0.1:{free_port()}/app", connect_timeout=1)
+    with pytest.raises(Exception) as info:  # noqa: PT011 - any driver error
+        await check()
+    assert "lit-canary-77" not in str(info.value)
+    assert "lit-canary-77" not in repr(check)

@@ -405,3 +405,25 @@ async def test_harden_mounts_health_before_host_checks() -> None:
         response = await http.get("http://10.0.0.7:8000/readyz")
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/health+json"
+
+
+async def test_registry_decorator_remove_and_introspection() -> None:
+    registry = HealthRegistry()
+
+    @registry.check("cache:ping", critical=False)
+    async def cache_ping() -> bool:
+        return True
+
+    registry.add_warmup(lambda: None, name="noop")
+    assert "cache:ping" in registry
+    assert len(registry) == 1
+    assert [spec.name for spec in registry] == ["cache:ping"]
+    assert registry.specs()[0].is_async
+    assert registry.specs()[0].criticality("readiness") == "informational"
+    assert registry.specs()[0].criticality("liveness") is None
+    assert [name for name, _ in registry.warmups] == ["noop"]
+    assert "cache:ping" in repr(registry)
+    registry.remove("cache:ping")
+    assert "cache:ping" not in registry
+    with pytest.raises(TypeError, match="callable"):
+        registry.add_warmup("nope")  # type: ignore[arg-type]

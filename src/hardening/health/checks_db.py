@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from hardening._imports import require
 from hardening.health.result import CheckResult
-from hardening.redaction import redact_url
+from hardening.redaction import REDACTED, redact_url
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -184,7 +185,17 @@ class PostgresCheck:
         self.connect_timeout = connect_timeout
 
     async def __call__(self) -> None:
-        """Run the check; raises when the database cannot be reached."""
+        """Run the check; raises when the database cannot be reached (password masked)."""
+        try:
+            await self._probe()
+        except Exception as exc:
+            password = urlsplit(self._dsn).password
+            message = f"{type(exc).__name__}: {exc}"
+            if password and password in message:
+                raise ConnectionError(message.replace(password, REDACTED)) from None
+            raise
+
+    async def _probe(self) -> None:
         try:
             asyncpg = require("asyncpg", extra="health", feature="the PostgreSQL health check")
         except ImportError:
