@@ -7,6 +7,17 @@ import hardening
 
 EXPECTED_ALL = {
     "LAYER_ORDER",
+    "AccessLogConfig",
+    "AccessLogMiddleware",
+    "LoggingConfig",
+    "RequestIdConfig",
+    "RequestIdMiddleware",
+    "SentryConfig",
+    "TracingConfig",
+    "TracingMiddleware",
+    "configure_logging",
+    "get_request_id",
+    "init_sentry",
     "CORSConfig",
     "CORSMiddleware",
     "CORSRule",

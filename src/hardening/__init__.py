@@ -21,6 +21,16 @@ from hardening.headers import HeaderProfile, SecurityHeadersConfig, SecurityHead
 from hardening.health import CheckResult, HealthConfig, HealthMiddleware, HealthRegistry
 from hardening.hosts import TrustedHostConfig, TrustedHostMiddleware
 from hardening.httpsredirect import HTTPSRedirectConfig, HTTPSRedirectMiddleware
+from hardening.logs import (
+    AccessLogConfig,
+    AccessLogMiddleware,
+    LoggingConfig,
+    RequestIdConfig,
+    RequestIdMiddleware,
+    configure_logging,
+    get_request_id,
+)
+from hardening.monitoring import SentryConfig, TracingConfig, TracingMiddleware, init_sentry
 from hardening.pool import (
     PoolBudget,
     PoolConfig,
@@ -41,6 +51,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "LAYER_ORDER",
+    "AccessLogConfig",
+    "AccessLogMiddleware",
     "AppSettings",
     "BodyLimitConfig",
     "BodyLimitMiddleware",
@@ -61,6 +73,7 @@ __all__ = [
     "HealthConfig",
     "HealthMiddleware",
     "HealthRegistry",
+    "LoggingConfig",
     "MissingDependencyError",
     "PoolBudget",
     "PoolConfig",
@@ -69,17 +82,25 @@ __all__ = [
     "Problem",
     "ProblemError",
     "ProblemResponse",
+    "RequestIdConfig",
+    "RequestIdMiddleware",
     "SecurityHeadersConfig",
     "SecurityHeadersMiddleware",
+    "SentryConfig",
     "SettingsReport",
+    "TracingConfig",
+    "TracingMiddleware",
     "TrustedHostConfig",
     "TrustedHostMiddleware",
     "__version__",
     "check_settings",
+    "configure_logging",
     "csp_nonce",
     "env_example",
     "explain",
+    "get_request_id",
     "harden",
+    "init_sentry",
     "install_problem_handlers",
     "load_settings",
     "middleware_list",
