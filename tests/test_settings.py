@@ -272,3 +272,77 @@ def test_report_json_round_trips() -> None:
     assert data["environment"] == "production"
     assert {p["env_var"] for p in data["problems"]} >= {"PORT", "DATABASE_URL", "SECRET_KEY"}
     assert "problems=" in repr(report)
+
+
+class Lists(AppSettings):
+    """Fields for location mapping."""
+
+    ports: list[int] = Field(default_factory=list)
+    """Ports, one error per bad item."""
+
+
+def test_list_item_errors_point_at_the_item() -> None:
+    report = check_settings(Lists, environ={**DEV, "PORTS": "80,http,8080"})
+    problem = next(p for p in report.problems if p.kind == "invalid")
+    assert (problem.env_var, problem.setting) == ("PORTS", "ports[1]")
+    assert "http" not in problem.message
+
+
+def test_whole_nested_model_as_json_and_leaf_wins() -> None:
+    env = {
+        **DEV,
+        "HARDENING_BODY_LIMIT": '{"max_bytes": 10, "enabled": false}',
+        "HARDENING_BODY_LIMIT__MAX_BYTES": "20",
+    }
+    settings = load_settings(HardeningSettings, environ=env)
+    assert settings.body_limit.max_bytes == 20
+    assert settings.body_limit.enabled is False
+
+
+def test_a_crashing_validator_is_reported_by_type_only() -> None:
+    class Crashing(AppSettings):
+        value: str = "x"
+
+        @field_validator("value")
+        @classmethod
+        def _boom(cls, value: str) -> str:
+            raise KeyError(value)
+
+    with pytest.raises(ConfigurationError) as exc:
+        load_settings(Crashing, environ={**DEV, "VALUE": "boom-canary-31"})
+    assert "KeyError" in str(exc.value)
+    assert "boom-canary-31" not in str(exc.value)
+
+
+def test_setting_rejects_unknown_environment_names() -> None:
+    with pytest.raises(ValueError, match="unknown environment"):
+        setting(1, required_in=("prodution",))
+
+
+def test_explain_on_a_failed_load_shows_no_values_and_the_report() -> None:
+    explained = explain(Service, environ={"PORT": "bad", "DATABASE_URL": "postgresql://u:pw-x@h/d"})
+    assert explained.shown == {}
+    assert explained.report.failed_to_load
+    assert "PORT" in explained.text()
+    assert "pw-x" not in explained.text()
+
+
+def test_clean_report_text() -> None:
+    report = check_settings(Service, environ={**DEV, "DATABASE_URL": "x"})
+    assert not report
+    assert "no problems found" in report.text()
+
+
+def test_harden_without_settings_loads_them_and_fails_fast(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hardening import harden
+
+    async def app(scope: object, receive: object, send: object) -> None:  # pragma: no cover - never called
+        return None
+
+    monkeypatch.setenv("HARDENING_ENVIRONMENT", "development")
+    assert harden(app) is not app
+    monkeypatch.setenv("HARDENING_BODY_LIMIT__MAX_BYTES", "harden-canary-77")
+    with pytest.raises(ConfigurationError) as exc:
+        harden(app)
+    assert "HARDENING_BODY_LIMIT__MAX_BYTES" in str(exc.value)
+    assert "harden-canary-77" not in str(exc.value)

@@ -287,3 +287,10 @@ def test_environ_default_is_the_process_environment(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("PORT", "8123")
     assert load_settings(Generated).port == 8123
     assert os.environ["PORT"] == "8123"
+
+
+def test_non_utf8_secret_file_is_refused(tmp_path: Path) -> None:
+    secret = tmp_path / "bin"
+    secret.write_bytes(b"\xff\xfe\x00binary")
+    with pytest.raises(SecretFileError, match="UTF-8"):
+        read_secret_file(secret)

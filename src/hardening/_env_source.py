@@ -21,6 +21,7 @@ import contextvars
 import difflib
 import json
 import os
+import types
 import typing
 from collections.abc import Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
@@ -60,7 +61,7 @@ def _unwrap(annotation: Any) -> Any:
             annotation = typing.get_args(annotation)[0]
             continue
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)) and len(args) == 1:
+        if origin in (typing.Union, types.UnionType) and len(args) == 1:
             annotation = args[0]
             continue
         return annotation
