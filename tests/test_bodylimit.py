@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
@@ -206,6 +206,46 @@ async def test_limit_exceeded_after_response_started_ends_quietly() -> None:
     assert result.status == 200
     assert result.body == b"ok"
     assert [m["type"] for m in seen] == ["http.request", "http.request", "http.disconnect"]
+
+
+@pytest.mark.anyio
+async def test_app_reading_on_after_the_limit_only_gets_disconnects() -> None:
+    """Every receive() after the cut-off is a disconnect; the app's own answer is dropped."""
+    seen: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        for _ in range(4):
+            seen.append((await receive())["type"])
+        await JSONResponse({"ignored": True})(scope, receive, send)
+
+    result = await call(
+        BodyLimitMiddleware(app, BodyLimitConfig(max_bytes=5)), http_scope("POST", "/"), [b"123", b"456", b"7"]
+    )
+    assert seen == ["http.request", "http.disconnect", "http.disconnect", "http.disconnect"]
+    _assert_413(result, 5)
+    assert len(result.messages) == 2
+    assert result.body_bytes_pulled == 6
+
+
+@pytest.mark.anyio
+async def test_real_client_disconnect_is_not_ours_to_swallow() -> None:
+    """A client that goes away under the limit: the disconnect and the app's reaction pass."""
+    seen: list[bytes] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(await Request(scope, receive).body())
+
+    messages: list[Message] = [{"type": "http.request", "body": b"12", "more_body": True}, {"type": "http.disconnect"}]
+
+    async def receive() -> Message:
+        return messages.pop(0)
+
+    async def send(message: Message) -> None:
+        raise AssertionError("nothing is sent to a gone client")
+
+    with pytest.raises(ClientDisconnect):
+        await BodyLimitMiddleware(app, BodyLimitConfig(max_bytes=100))(http_scope("POST", "/echo"), receive, send)
+    assert seen == []
 
 
 @pytest.mark.anyio

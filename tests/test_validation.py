@@ -302,6 +302,24 @@ async def test_parse_helpers_raise_problem_errors_handled_without_decorator() ->
 
 
 @pytest.mark.anyio
+async def test_parse_body_accepts_unhashable_type_expressions() -> None:
+    """``Annotated`` types with constraints validate too (they cannot be cached)."""
+    bounded = Annotated[list[int], Field(max_length=2)]
+
+    async def endpoint(request: Request) -> Response:
+        values = await parse_body(request, bounded)
+        return JSONResponse({"sum": sum(values)})
+
+    app = Starlette(routes=[Route("/sum", endpoint, methods=["POST"])])
+    install_problem_handlers(app)
+    async with _client(app) as client:
+        ok = await client.post("/sum", json=[1, 2])
+        too_many = await client.post("/sum", json=[1, 2, 3])
+    assert ok.json() == {"sum": 3}
+    assert _problem(too_many, 422)["errors"][0]["pointer"] == "/body"
+
+
+@pytest.mark.anyio
 async def test_patch_415_names_accept_patch() -> None:
     """A 415 on PATCH advertises ``Accept-Patch``."""
 

@@ -168,8 +168,6 @@ def _is_sequence(annotation: Any) -> bool:
     origin = typing.get_origin(annotation)
     if origin in (Union, types.UnionType):
         return any(_is_sequence(arg) for arg in typing.get_args(annotation) if arg is not type(None))
-    if origin is typing.Annotated:
-        return _is_sequence(typing.get_args(annotation)[0])
     return annotation in _SEQUENCE_ORIGINS or origin in _SEQUENCE_ORIGINS
 
 
