@@ -6,6 +6,15 @@ import sys
 import hardening
 
 EXPECTED_ALL = {
+    "ClientResolver",
+    "ProxyConfig",
+    "RateLimitConfig",
+    "RateLimitDependency",
+    "RateLimitExceeded",
+    "RateLimitMiddleware",
+    "RateLimitRule",
+    "RateLimiter",
+    "rate_limit",
     "LAYER_ORDER",
     "AccessLogConfig",
     "AccessLogMiddleware",

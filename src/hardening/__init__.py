@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from hardening._compose import LAYER_ORDER, harden, middleware_list
 from hardening.bodylimit import BodyLimitConfig, BodyLimitMiddleware
+from hardening.clientip import ClientResolver, ProxyConfig
 from hardening.cors import CORSConfig, CORSMiddleware, CORSRule
 from hardening.csrf import CSRFConfig, CSRFMiddleware
 from hardening.errorguard import ErrorGuardConfig, ErrorGuardMiddleware
@@ -42,6 +43,15 @@ from hardening.pool import (
 )
 from hardening.problems import Problem, ProblemError, ProblemResponse
 from hardening.profiles import setting
+from hardening.ratelimit import (
+    RateLimitConfig,
+    RateLimitDependency,
+    RateLimiter,
+    RateLimitExceeded,
+    RateLimitMiddleware,
+    RateLimitRule,
+    rate_limit,
+)
 from hardening.settings import AppSettings, HardeningSettings
 from hardening.settings_loader import check_settings, env_example, explain, load_settings
 from hardening.settings_report import SettingsReport
@@ -62,6 +72,7 @@ __all__ = [
     "CSRFConfig",
     "CSRFMiddleware",
     "CheckResult",
+    "ClientResolver",
     "ConfigurationError",
     "ErrorGuardConfig",
     "ErrorGuardMiddleware",
@@ -82,6 +93,13 @@ __all__ = [
     "Problem",
     "ProblemError",
     "ProblemResponse",
+    "ProxyConfig",
+    "RateLimitConfig",
+    "RateLimitDependency",
+    "RateLimitExceeded",
+    "RateLimitMiddleware",
+    "RateLimitRule",
+    "RateLimiter",
     "RequestIdConfig",
     "RequestIdMiddleware",
     "SecurityHeadersConfig",
@@ -108,6 +126,7 @@ __all__ = [
     "parse_path",
     "parse_query",
     "pool_stats",
+    "rate_limit",
     "recommend_pool_size",
     "setting",
     "validate",

@@ -213,7 +213,7 @@ class RateLimitConfig(LayerConfig):
     enabled: bool = True
     """Whether rate limiting is part of the stack."""
     storage_uri: SecretStr = SecretStr("async+memory://")
-    """Where counters live: ``async+redis://[:password@]host:6379/0`` (also
+    """Where counters live: ``async+redis://host:6379/0`` (a password goes in the URI; also
     ``async+rediss://``, ``async+redis+unix://``), ``async+memory://`` (this process
     only), or another ``limits`` async storage (``async+memcached://``,
     ``async+valkey://``, ``async+redis+sentinel://``, ...). Sync schemes are refused."""

@@ -19,8 +19,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from hardening._asgi import RawHeaders
 from hardening.errors import ConfigurationError
-from hardening.problems import ProblemResponse
+from hardening.problems import Problem, ProblemResponse
 from hardening.ratelimit.config import FailureMode, FallbackScale, KeyKind
 from hardening.ratelimit.headers import decision_headers
 from hardening.ratelimit.limiter import Decision, LimitSpec, RateLimiter
@@ -72,6 +73,16 @@ def _find_limiter(scope: MutableMapping[str, Any], explicit: RateLimiter | None)
         )
         raise RuntimeError(msg)
     return limiter  # type: ignore[no-any-return]
+
+
+def _rejection(decision: Decision, limiter: RateLimiter) -> tuple[Problem, RawHeaders]:
+    config = limiter.config
+    return rejection(
+        decision,
+        ietf=config.headers,
+        legacy=config.legacy_headers,
+        unavailable_retry=max(1, round(config.probe_interval)),
+    )
 
 
 def _spec(
@@ -136,18 +147,20 @@ def rate_limit(
     Raises:
         ConfigurationError: The limits or the name are invalid (at decoration time).
     """
-    options = {
-        "cost": cost,
-        "key": key,
-        "key_func": key_func,
-        "strategy": strategy,
-        "failure_mode": failure_mode,
-        "fallback_scale": fallback_scale,
-        "shadow": shadow,
-    }
+    base = _spec(  # parsed now, so a typo fails at import time even before decoration
+        limits,
+        name or "endpoint",
+        cost=cost,
+        key=key,
+        key_func=key_func,
+        strategy=strategy,
+        failure_mode=failure_mode,
+        fallback_scale=fallback_scale,
+        shadow=shadow,
+    )
 
     def decorate(func: F) -> F:
-        spec = _spec(limits, name or _slug(func.__qualname__), **options)  # type: ignore[arg-type]
+        spec = base if name else dataclasses.replace(base, name=_slug(func.__qualname__))
         is_async = inspect.iscoroutinefunction(func)
 
         @functools.wraps(func)
@@ -160,12 +173,7 @@ def rate_limit(
             decision = await active.decide(active.policy_for(spec), request.scope)
             config = active.config
             if decision.status != "allowed":
-                problem, headers = rejection(
-                    decision,
-                    ietf=config.headers,
-                    legacy=config.legacy_headers,
-                    unavailable_retry=max(1, round(config.probe_interval)),
-                )
+                problem, headers = _rejection(decision, active)
                 return ProblemResponse(problem, headers={k.decode(): v.decode() for k, v in headers})
             response = await func(*args, **kwargs) if is_async else await run_in_threadpool(func, *args, **kwargs)
             if isinstance(response, Response):
@@ -249,12 +257,7 @@ class RateLimitDependency:
         decision = await active.decide(active.policy_for(self._spec_for(request)), request.scope)
         config = active.config
         if decision.status != "allowed":
-            problem, headers = rejection(
-                decision,
-                ietf=config.headers,
-                legacy=config.legacy_headers,
-                unavailable_retry=max(1, round(config.probe_interval)),
-            )
+            problem, headers = _rejection(decision, active)
             request.scope.setdefault("state", {})[PENDING_PROBLEM_STATE_KEY] = (problem, headers)
             raise RateLimitExceeded(
                 decision, {k.decode(): v.decode() for k, v in headers}, problem.detail or problem.title

@@ -71,7 +71,10 @@ class LimitSpec:
     @classmethod
     def parse(cls, limits: str, *, name: str, **options: Any) -> LimitSpec:
         """Parse ``limits`` now (at import/start-up time), failing loudly when invalid."""
-        parsed = parse_limits(limits, setting=f"rate_limit({name!r})", env_var="code")
+        try:
+            parsed = parse_limits(limits, setting=f"rate_limit({name!r})", env_var="code")
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
         if not parsed:
             msg = f"rate_limit({name!r}) needs limits such as '5/minute'"
             raise ConfigurationError(msg)
