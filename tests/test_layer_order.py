@@ -11,6 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from hardening import HardeningSettings, harden
 from hardening.bodylimit import BodyLimitConfig
@@ -76,9 +80,24 @@ async def test_unhandled_exception_500_carries_cors_headers() -> None:
         response = await c.get("/boom", headers={"origin": APP})
     assert response.status_code == 500
     assert "canary-exception-text" not in response.text
-    if "access-control-allow-origin" not in response.headers:
-        pytest.xfail("the error guard does not yet apply hardening._asgi.apply_error_response_editors")
+    assert response.headers["content-type"] == "application/problem+json"
     assert response.headers.get_list("access-control-allow-origin") == [APP]
+    assert "Origin" in response.headers["vary"]
+
+
+async def test_starlette_exception_500_carries_cors_headers() -> None:
+    async def boom(request: Request) -> Response:
+        raise RuntimeError("canary-exception-text")
+
+    starlette_app = Starlette(routes=[Route("/boom", boom)])
+    async with client(harden(starlette_app, settings())) as c:
+        response = await c.get("/boom", headers={"origin": APP})
+        denied = await c.get("/boom", headers={"origin": "https://evil.example"})
+    assert response.status_code == 500
+    assert "canary-exception-text" not in response.text
+    assert response.headers.get_list("access-control-allow-origin") == [APP]
+    assert denied.status_code == 500
+    assert "access-control-allow-origin" not in denied.headers
 
 
 async def test_preflight_is_answered_before_limits_and_the_app() -> None:

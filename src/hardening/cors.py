@@ -420,20 +420,17 @@ class CORSMiddleware:
                 kept = merge_vary(kept, ("Origin",))
             message["headers"] = kept
 
-        started = False
-
         async def wrapped(message: Message) -> None:
-            nonlocal started
             if message["type"] == "http.response.start":
-                started = True
                 edit(message)
             await send(message)
 
         try:
             await self.app(scope, receive, wrapped)
         except Exception:
-            if not started:
-                add_error_response_editor(scope, edit)
+            # The error guard outside answers with its own 500 (replacing any response a
+            # framework started and re-raised after): have it carry these headers too.
+            add_error_response_editor(scope, edit)
             raise
 
     def _warn_app_headers(self) -> None:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Final
 
 from starlette.exceptions import HTTPException
 
-from hardening._asgi import request_id_of
+from hardening._asgi import apply_error_response_editors, on_response_start, request_id_of
 from hardening._config import LayerConfig
 from hardening.checks import Finding
 from hardening.problems import Problem, ProblemError, problem_for_status, send_problem
@@ -144,7 +144,10 @@ class ErrorGuardMiddleware:
         if started:
             return  # the server closes the connection: the client sees a truncated response
         try:
-            await send_problem(scope, send, problem, headers=headers)
+            # Layers inside (CORS, security headers) registered their header edits when
+            # the exception passed through them: this 500 carries the same headers.
+            decorated = on_response_start(send, lambda message: apply_error_response_editors(scope, message))
+            await send_problem(scope, decorated, problem, headers=headers)
         except Exception:
             _logger.debug("could not send the error response; the client is gone")
 
