@@ -375,3 +375,19 @@ def test_production_rule_flags_a_disabled_guard() -> None:
     assert ids(HardeningSettings(environment="production")) == []
     found = run_checks(HardeningSettings(environment="production", errors=off))
     assert "HARDENING-ERRORS-001" in {finding.id for finding in found}
+
+
+@pytest.mark.anyio
+async def test_unencodable_problem_error_falls_back_to_a_plain_500(caplog: pytest.LogCaptureFixture) -> None:
+    """A ProblemError whose extension is not JSON, or whose header is not latin-1, still gets an answer."""
+
+    async def bad_extension(scope: Scope, receive: Receive, send: Send) -> None:
+        raise ProblemError(Problem(409, extensions={"when": object()}))
+
+    async def bad_header(scope: Scope, receive: Receive, send: Send) -> None:
+        raise HTTPException(429, headers={"Retry-After": "soon \u2603"})
+
+    for app in (bad_extension, bad_header):
+        result = await call(ErrorGuardMiddleware(app), http_scope())
+        assert result.status == 500
+        assert result.json()["type"] == problem_type("internal-error")

@@ -138,7 +138,11 @@ class ErrorGuardMiddleware:
                 await flush()
 
     async def _handle(self, exc: Exception, scope: Scope, send: Send, *, started: bool) -> None:
-        problem, headers = self._problem_for(exc)
+        try:
+            problem, headers = self._problem_for(exc)
+            problem.body()  # an extension that is not JSON must not break the answer
+        except Exception:
+            problem, headers = problem_for_status(_SERVER_ERROR, detail=INTERNAL_ERROR_DETAIL), []
         if problem.status >= _SERVER_ERROR:
             _log_and_report(exc, scope, started=started, report=self._report)
         if started:
