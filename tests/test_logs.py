@@ -36,7 +36,12 @@ CANARY = "canary-logs-91ab4c"
 def _restore_logging() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    server_levels = {name: logging.getLogger(name).level for name in ("uvicorn", "uvicorn.error")}
+    for name in server_levels:  # servers started in-process by other tests may have raised them
+        logging.getLogger(name).setLevel(logging.NOTSET)
     yield
+    for name, old_level in server_levels.items():
+        logging.getLogger(name).setLevel(old_level)
     for handler in list(root.handlers):
         if handler not in handlers:
             root.removeHandler(handler)

@@ -249,6 +249,7 @@ def _route_to_root(logger: logging.Logger, *, propagate: bool) -> None:
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
     logger.propagate = propagate
+    logger.disabled = False  # dictConfig(disable_existing_loggers=True) may have muted it
 
 
 def _isatty(stream: TextIO) -> bool:
