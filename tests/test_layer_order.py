@@ -85,6 +85,26 @@ async def test_unhandled_exception_500_carries_cors_headers() -> None:
     assert "Origin" in response.headers["vary"]
 
 
+@pytest.mark.parametrize("raise_from", ["bare", "starlette"])
+async def test_unhandled_exception_500_carries_request_id_and_security_headers(raise_from: str) -> None:
+    """The guard's 500 carries the request ID and the security headers, like any response."""
+
+    async def boom(request: Request) -> Response:
+        raise RuntimeError("canary-exception-text")
+
+    app: Any = inner if raise_from == "bare" else Starlette(routes=[Route("/boom", boom)])
+    async with client(harden(app, settings())) as c:
+        response = await c.get("/boom", headers={"origin": APP})
+
+    assert response.status_code == 500
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert response.headers["x-request-id"] == response.json()["request_id"]
+    assert "canary-exception-text" not in response.text
+    for name in {key for key, _ in response.headers.multi_items()}:
+        assert len(response.headers.get_list(name)) == 1, name
+
+
 async def test_starlette_exception_500_carries_cors_headers() -> None:
     async def boom(request: Request) -> Response:
         raise RuntimeError("canary-exception-text")

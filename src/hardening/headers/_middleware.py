@@ -7,7 +7,17 @@ from typing import TYPE_CHECKING, Any, Final
 
 from pydantic import ValidationError
 
-from hardening._asgi import ASGIApp, Message, Receive, Scope, Send, get_header, on_response_start, scope_state
+from hardening._asgi import (
+    ASGIApp,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    add_error_response_editor,
+    get_header,
+    on_response_start,
+    scope_state,
+)
 from hardening.clientip import ClientResolver
 from hardening.csp import CSP_NONCE_STATE_KEY, new_nonce
 from hardening.errors import ConfigurationError
@@ -143,7 +153,12 @@ class SecurityHeadersMiddleware:
         if self._receiver is not None and scope.get("path") == self._receiver_path:
             await self._receiver(scope, receive, wrapped)
             return
-        await self.app(scope, receive, wrapped)
+        try:
+            await self.app(scope, receive, wrapped)
+        except Exception:
+            # The error guard outside answers with its own 500: have it carry these headers too.
+            add_error_response_editor(scope, edit)
+            raise
 
     def _edit(self, message: Message, scope: Scope, forced: ProfileName | None, nonce: bytes | None) -> None:
         headers: list[tuple[bytes, bytes]] = []
