@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -399,8 +399,8 @@ async def test_lifespan_shutdown_cancels_the_probe(redis_server: RedisServer) ->
         async def receive() -> dict[str, Any]:
             return next(messages)
 
-        async def send(message: dict[str, Any]) -> None:
-            sent.append(message)
+        async def send(message: MutableMapping[str, Any]) -> None:
+            sent.append(dict(message))
 
         await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
         assert task.done()
