@@ -1,0 +1,127 @@
+"""Who may talk to the service: CORS (arbitrary origins, preflights, ``Vary``) and ``Host``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+from hardening.audit._context import FOREIGN_HOST, FOREIGN_ORIGIN
+from hardening.audit._model import AuditFinding, Exchange
+
+if TYPE_CHECKING:
+    from hardening.audit._context import ProbeContext
+
+__all__ = ("probe_cors", "probe_hosts")
+
+_REFUSED: Final = frozenset({400, 403, 421})
+_PREFLIGHT: Final = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
+
+
+def _vary(exchange: Exchange) -> set[str]:
+    return {
+        token.strip().lower()
+        for name, value in exchange.response_headers
+        if name == "vary"
+        for token in value.split(",")
+    }
+
+
+def _grants(exchange: Exchange, origin: str) -> tuple[bool, bool]:
+    """Return ``(origin granted, with credentials)``."""
+    allowed = (exchange.header("access-control-allow-origin") or "").strip()
+    credentials = (exchange.header("access-control-allow-credentials") or "").strip().lower() == "true"
+    return allowed == origin, credentials
+
+
+def _cors_exposure(simple: Exchange, preflight: Exchange) -> list[AuditFinding]:
+    reflected = [e for e in (simple, preflight) if _grants(e, FOREIGN_ORIGIN)[0]]
+    with_credentials = [e for e in reflected if _grants(e, FOREIGN_ORIGIN)[1]]
+    wildcard = [e for e in (simple, preflight) if (e.header("access-control-allow-origin") or "").strip() == "*"]
+    findings = [
+        AuditFinding.of(
+            "AUD-CORS-001",
+            "fail",
+            f"`Origin: {FOREIGN_ORIGIN}` was reflected with `Access-Control-Allow-Credentials: true`.",
+            with_credentials,
+        )
+        if with_credentials
+        else AuditFinding.of("AUD-CORS-001", "pass", "An unknown origin gets no credentialed access.")
+    ]
+    if reflected:
+        findings.append(AuditFinding.of("AUD-CORS-002", "fail", "An unknown origin is reflected.", reflected))
+    elif wildcard:
+        findings.append(
+            AuditFinding.of("AUD-CORS-002", "warn", "`Access-Control-Allow-Origin: *` (public data only).", wildcard)
+        )
+    else:
+        findings.append(AuditFinding.of("AUD-CORS-002", "pass", "An unknown origin is not allowed."))
+    return findings
+
+
+def _cors_vary(exchanges: list[Exchange]) -> AuditFinding:
+    specific = [e for e in exchanges if (e.header("access-control-allow-origin") or "*").strip() not in ("*", "")]
+    missing = [e for e in specific if "origin" not in _vary(e)]
+    if missing:
+        return AuditFinding.of(
+            "AUD-CORS-003", "fail", "A response names an allowed origin without `Vary: Origin`.", missing[:1]
+        )
+    if specific:
+        return AuditFinding.of("AUD-CORS-003", "pass", "Origin-specific answers carry `Vary: Origin`.")
+    if any("origin" in _vary(e) for e in exchanges):
+        return AuditFinding.of("AUD-CORS-003", "pass", "`Vary: Origin` is sent even for refused origins.")
+    return AuditFinding.of("AUD-CORS-003", "skip", "No origin-specific CORS answer was seen.")
+
+
+def _preflight(foreign: Exchange, allowed: Exchange | None, origin: str | None) -> AuditFinding:
+    if foreign.status is not None and foreign.status >= 500:
+        return AuditFinding.of("AUD-CORS-004", "fail", f"A preflight crashed the app ({foreign.status}).", [foreign])
+    if allowed is not None and origin is not None:
+        granted = _grants(allowed, origin)[0] and allowed.header("access-control-allow-methods")
+        if allowed.status is not None and allowed.status < 300 and granted:
+            return AuditFinding.of("AUD-CORS-004", "pass", f"The preflight from {origin} is granted; others are not.")
+        return AuditFinding.of(
+            "AUD-CORS-004", "warn", f"The preflight from the allowed origin {origin} was not granted.", [allowed]
+        )
+    policy = foreign.status == 403 or "access-control-request-method" in _vary(foreign)
+    if policy:
+        return AuditFinding.of("AUD-CORS-004", "pass", "A CORS policy answers preflights and refuses unknown origins.")
+    return AuditFinding.of(
+        "AUD-CORS-004", "warn", f"No CORS policy answered the preflight (status {foreign.status}).", [foreign]
+    )
+
+
+async def probe_cors(ctx: ProbeContext) -> list[AuditFinding]:
+    """Probe CORS with an unknown origin, a preflight and ``Vary`` (AUD-CORS-001 to -004)."""
+    simple = await ctx.get("GET", ctx.path, headers={"Origin": FOREIGN_ORIGIN})
+    preflight = await ctx.get("OPTIONS", ctx.path, headers={"Origin": FOREIGN_ORIGIN, **_PREFLIGHT})
+    if simple.status is None:
+        return [AuditFinding.of(f"AUD-CORS-00{n}", "skip", "No response.") for n in range(1, 5)]
+    exchanges = [simple, preflight]
+    allowed: Exchange | None = None
+    if ctx.origin:
+        exchanges.append(await ctx.get("GET", ctx.path, headers={"Origin": ctx.origin}))
+        allowed = await ctx.get("OPTIONS", ctx.path, headers={"Origin": ctx.origin, **_PREFLIGHT})
+        exchanges.append(allowed)
+    return [*_cors_exposure(simple, preflight), _cors_vary(exchanges), _preflight(preflight, allowed, ctx.origin)]
+
+
+async def probe_hosts(ctx: ProbeContext) -> list[AuditFinding]:
+    """Send a foreign ``Host`` and see whether it reaches the app (AUD-HOST-001)."""
+    foreign = await ctx.get("GET", ctx.path, headers={"Host": FOREIGN_HOST})
+    baseline = ctx.baseline
+    if foreign.status is None or baseline is None or baseline.status is None:
+        return [AuditFinding.of("AUD-HOST-001", "skip", "No response to compare.")]
+    if foreign.status in _REFUSED:
+        if baseline.status in _REFUSED:
+            return [
+                AuditFinding.of(
+                    "AUD-HOST-001",
+                    "skip",
+                    f"The normal request was refused too ({baseline.status}): pass the host the service answers "
+                    "(`--host`).",
+                )
+            ]
+        return [AuditFinding.of("AUD-HOST-001", "pass", f"A foreign Host is refused ({foreign.status}).")]
+    location = foreign.header("location") or ""
+    echoed = " and the redirect points to it" if FOREIGN_HOST in location else ""
+    observed = f"`Host: {FOREIGN_HOST}` reached the app (status {foreign.status}){echoed}."
+    return [AuditFinding.of("AUD-HOST-001", "fail", observed, [foreign])]
