@@ -35,7 +35,7 @@ from pydantic import BaseModel, SecretBytes, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
-from hardening.errors import ConfigurationError
+from hardening.errors import ConfigurationError, SafeValueError
 from hardening.profiles import ENVIRONMENT_VAR, Environment, SettingSpec, normalize_environment, setting_spec
 from hardening.redaction import is_sensitive_key, redact_text
 from hardening.secrets import DEFAULT_MAX_SECRET_FILE_SIZE, SecretFileError, read_secret_file, register_value
@@ -635,6 +635,9 @@ def _safe_message(error: Any, *, secret: bool) -> str:
     if error["type"] not in _SAFE_TYPES_WITH_CUSTOM_MSG:
         return msg
     if secret:
+        cause = (error.get("ctx") or {}).get("error")
+        if isinstance(cause, SafeValueError):
+            return redact_text(msg.removeprefix("Value error, "))
         return "was rejected by the field's validator"
     for item in _strings(error.get("input")):
         if len(item) >= 3:

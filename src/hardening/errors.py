@@ -12,7 +12,7 @@ to fix it, and never contain a secret value.
 
 from __future__ import annotations
 
-__all__ = ("ConfigurationError", "HardeningError", "MissingDependencyError")
+__all__ = ("ConfigurationError", "HardeningError", "MissingDependencyError", "SafeValueError")
 
 
 class HardeningError(Exception):
@@ -48,3 +48,13 @@ class MissingDependencyError(HardeningError, ImportError):
             f"Install it with: pip install 'hardening[{extra}]'",
             name=package,
         )
+
+
+class SafeValueError(ValueError):
+    """A validation error whose message never contains the input value.
+
+    Config validators raise it instead of ``ValueError`` when their message is written
+    without the value (for example "uses the synchronous scheme 'redis://'; use
+    'async+redis://'"). The settings report then shows the message even for secret
+    fields, whose other validator messages it drops to be safe.
+    """

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from hardening._config import LayerConfig
 from hardening._imports import require
+from hardening.errors import SafeValueError
 from hardening.ratelimit.stores import Limit, Strategy
 
 if TYPE_CHECKING:
@@ -111,7 +112,7 @@ def storage_kind(uri: str) -> Literal["memory", "redis", "limits"]:
             f"'{scheme}://', which would block the event loop. Use '{_ASYNC_SCHEMES[scheme]}://' "
             "instead and keep the rest of the URI as it is"
         )
-        raise ValueError(msg)
+        raise SafeValueError(msg)
     if scheme == "async+memory":
         return "memory"
     if scheme in _OWN_REDIS:
@@ -122,7 +123,7 @@ def storage_kind(uri: str) -> Literal["memory", "redis", "limits"]:
         f"rate_limit.storage_uri ({_ENV}STORAGE_URI) has an unknown scheme {scheme + '://' if scheme else ''!r}; "
         f"expected one of {sorted(_ASYNC_SCHEMES.values())}, for example 'async+redis://host:6379/0'"
     )
-    raise ValueError(msg)
+    raise SafeValueError(msg)
 
 
 class RateLimitRule(BaseModel):
