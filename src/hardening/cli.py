@@ -19,9 +19,12 @@ Run = Callable[[argparse.Namespace], int]
 
 def _subcommands() -> list[tuple[str, str, AddArguments, Run]]:
     """Return the registered subcommands; imported lazily so ``--help`` stays fast."""
-    from hardening import _cli_env
+    from hardening import _cli_audit, _cli_env
 
-    return [("env", "validate, explain or document environment settings", _cli_env.add_arguments, _cli_env.run)]
+    return [
+        ("env", "validate, explain or document environment settings", _cli_env.add_arguments, _cli_env.run),
+        ("audit", "probe a service and report what production still needs", _cli_audit.add_arguments, _cli_audit.run),
+    ]
 
 
 def build_parser() -> argparse.ArgumentParser:

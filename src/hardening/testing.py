@@ -13,14 +13,23 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import urlsplit
+
+from hardening.testing_faults import FaultMode, FaultProxy
+
+if TYPE_CHECKING:
+    from hardening.audit import AuditReport, FailLevel
 
 __all__ = (
     "OBSERVATORY_ORIGIN",
+    "FaultMode",
+    "FaultProxy",
     "ObservatoryGrade",
     "ObservatoryTest",
+    "assert_audit_passes",
     "assert_hardened",
+    "audit_app",
     "grade_headers",
 )
 
@@ -556,3 +565,47 @@ def assert_hardened(
     if problems:
         raise AssertionError("response is not hardened:\n- " + "\n- ".join(problems))
     return grade
+
+
+def audit_app(app: Any, **options: Any) -> AuditReport:
+    """Run ``hardening audit`` on ``app`` in-process (lifespan included, no network).
+
+    For synchronous tests; in an async test use ``await hardening.audit.run_audit(app)``.
+
+    Args:
+        app: An ASGI app (or an ``http(s)://`` URL of a running service).
+        **options: Passed to :func:`hardening.audit.audit`: ``settings``, ``host``,
+            ``origin``, ``path``, ``burst``, ``burst_path``, ...
+
+    Returns:
+        The report: ``report.problem_ids("P1")``, ``report["AUD-HDR-003"].status``, ...
+    """
+    from hardening.audit import audit
+
+    return audit(app, **options)
+
+
+def assert_audit_passes(app: Any, fail_level: FailLevel = "p1", **options: Any) -> AuditReport:
+    """Assert that the audit finds nothing at or above ``fail_level`` (default: P0 and P1).
+
+    Args:
+        app: An ASGI app, a URL, or an :class:`~hardening.audit.AuditReport` already run.
+        fail_level: ``p0``, ``p1`` or ``p2``.
+        **options: Passed to :func:`audit_app`.
+
+    Returns:
+        The report, for further assertions.
+
+    Raises:
+        AssertionError: Listing each failing finding with what was seen and the fix.
+    """
+    from hardening.audit import AuditReport
+
+    report = app if isinstance(app, AuditReport) else audit_app(app, **options)
+    failures = report.failures(fail_level)
+    if failures:
+        lines = [f"{f.priority} {f.id} {f.title}: {f.observed} Fix: {f.fix}" for f in failures]
+        raise AssertionError(
+            f"audit found {len(failures)} problem(s) at {fail_level.upper()} or above:\n- " + "\n- ".join(lines)
+        )
+    return report

@@ -84,3 +84,14 @@ def hardened_fastapi() -> Any:
 
 bare_starlette = make_starlette()
 bare_fastapi = make_fastapi()
+
+
+def served_hardened() -> Any:
+    """The hardened Starlette app as uvicorn serves it on 127.0.0.1 over plain HTTP."""
+    app = make_starlette(validated=True)
+    install_problem_handlers(app)
+    settings = production_settings(hosts={"allowed_hosts": ["127.0.0.1"]}, https_redirect={"enabled": False})
+    return harden(app, settings)
+
+
+hardened_app = hardened_starlette()

@@ -318,6 +318,15 @@ _SPECS: Final = (
         _ERR,
     ),
     CheckSpec(
+        "AUD-ERR-007",
+        "P2",
+        "Reliability",
+        "Bad input answers application/problem+json",
+        "Clients must parse one error shape per framework and layer.",
+        "Call `hardening.install_problem_handlers(app)`; the body-limit layer answers problem+json 413s.",
+        _ERR,
+    ),
+    CheckSpec(
         "AUD-RID-001",
         "P2",
         "Observability",

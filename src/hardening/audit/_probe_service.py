@@ -106,8 +106,16 @@ def _error_answer(check: str, exchange: Exchange, expected: int, what: str) -> A
     return AuditFinding.of(check, "pass", f"{what} answered {expected} {_PROBLEM}.")
 
 
+def _status_answer(check: str, exchange: Exchange, expected: range, what: str) -> AuditFinding:
+    if exchange.status is None:
+        return AuditFinding.of(check, "warn", f"{what}: no response ({exchange.reason}).", [exchange])
+    if exchange.status not in expected:
+        return AuditFinding.of(check, "fail", f"{what} answered {exchange.status}.", [exchange])
+    return AuditFinding.of(check, "pass", f"{what} answered {exchange.status} ({exchange.content_type or '-'}).")
+
+
 async def probe_errors(ctx: ProbeContext) -> list[AuditFinding]:
-    """404, 405, malformed JSON and an oversized body (AUD-ERR-001 to -004)."""
+    """404, 405, malformed JSON and an oversized body (AUD-ERR-001 to -004, -007)."""
     findings = []
     missing = await ctx.get("GET", NOT_FOUND_PATH)
     if missing.status == 200:
@@ -131,19 +139,8 @@ async def probe_errors(ctx: ProbeContext) -> list[AuditFinding]:
     )
     if malformed.status in (404, 405):
         findings.append(AuditFinding.of("AUD-ERR-003", "skip", "No endpoint taking a JSON body found.", [malformed]))
-    elif malformed.status is not None and 400 <= malformed.status < 500:
-        ok = malformed.content_type == _PROBLEM
-        findings.append(
-            AuditFinding.of(
-                "AUD-ERR-003",
-                "pass" if ok else "warn",
-                f"Malformed JSON answered {malformed.status} {malformed.content_type}.",
-                () if ok else [malformed],
-            )
-        )
     else:
-        findings.append(_error_answer("AUD-ERR-003", malformed, 400, "Malformed JSON"))
-
+        findings.append(_status_answer("AUD-ERR-003", malformed, range(400, 500), "Malformed JSON"))
     big = await ctx.get(
         method,
         path,
@@ -151,7 +148,16 @@ async def probe_errors(ctx: ProbeContext) -> list[AuditFinding]:
         content=b"a" * OVERSIZED_BODY,
         show_body_size=True,
     )
-    findings.append(_error_answer("AUD-ERR-004", big, 413, f"A {OVERSIZED_BODY >> 20} MiB body"))
+    findings.append(_status_answer("AUD-ERR-004", big, range(413, 414), f"A {OVERSIZED_BODY >> 20} MiB body"))
+    client_errors = [e for e in (malformed, big) if e.status is not None and 400 <= e.status < 500 and e.status != 405]
+    shaped = [e for e in client_errors if e.content_type != _PROBLEM]
+    if not client_errors:
+        findings.append(AuditFinding.of("AUD-ERR-007", "skip", "No 4xx answer to bad input was seen."))
+    elif shaped:
+        observed = f"{shaped[0].method} {shaped[0].path} answered {shaped[0].status} as {shaped[0].content_type}."
+        findings.append(AuditFinding.of("AUD-ERR-007", "warn", observed, shaped[:1]))
+    else:
+        findings.append(AuditFinding.of("AUD-ERR-007", "pass", f"Bad input answered {_PROBLEM}."))
     return findings
 
 
