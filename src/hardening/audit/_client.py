@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 from http import HTTPStatus
@@ -20,6 +21,9 @@ __all__ = ("BODY_KEPT", "Prober", "TargetUnreachableError")
 BODY_KEPT: Final = 4000
 """Characters of each response body kept for analysis (the report shows fewer)."""
 
+_PUBLIC_HEADERS: Final = frozenset({"access-control-allow-credentials", "access-control-allow-headers"})
+"""Headers whose names look sensitive to the redaction policy but carry no secret."""
+
 
 class TargetUnreachableError(AuditError):
     """The target did not answer at all (connection refused, DNS, TLS)."""
@@ -35,7 +39,23 @@ def _reason(status: int) -> str:
 def _pairs(headers: Any) -> tuple[tuple[str, str], ...]:
     pairs = [(name.lower(), value) for name, value in headers.multi_items()]
     cleaned: list[tuple[str, str]] = redact(pairs)
-    return tuple((str(name), redact_text(str(value))) for name, value in cleaned)
+    return tuple(
+        (name, redact_text(original if name in _PUBLIC_HEADERS else str(value)))
+        for (name, original), (_, value) in zip(pairs, cleaned, strict=True)
+    )
+
+
+def _body(response: httpx.Response) -> str:
+    """Return the start of the body, redacted (JSON bodies key by key)."""
+    if not response.content:
+        return ""
+    text = response.text[:BODY_KEPT]
+    if "json" in response.headers.get("content-type", "") and len(response.content) <= BODY_KEPT:
+        try:
+            return redact_text(json.dumps(redact(json.loads(response.content)), ensure_ascii=False))
+        except ValueError:
+            pass
+    return redact_text(text)
 
 
 class Prober:
@@ -79,7 +99,7 @@ class Prober:
             exchange = Exchange(method, path, request_headers, None, type(exc).__name__)
         else:
             elapsed = (time.perf_counter() - started) * 1000
-            body = redact_text(response.text[:BODY_KEPT]) if response.content else ""
+            body = _body(response)
             exchange = Exchange(
                 method,
                 path,

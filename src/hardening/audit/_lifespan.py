@@ -52,30 +52,39 @@ async def lifespan(app: ASGIApp, *, startup_timeout: float = 10.0) -> AsyncItera
         else:
             await from_app_send.send({"type": "audit.ended", "error": ""})
 
+    failure = ""
     with to_app_send, to_app_receive, from_app_send, from_app_receive:
         async with anyio.create_task_group() as group:
             group.start_soon(run)
             await to_app_send.send({"type": "lifespan.startup"})
-            try:
-                with anyio.fail_after(startup_timeout):
-                    answer = await from_app_receive.receive()
-            except TimeoutError:
+            answer: dict[str, Any] = {"type": "audit.timeout"}
+            with anyio.move_on_after(startup_timeout):
+                answer = await from_app_receive.receive()
+            if answer["type"] == "audit.timeout":
+                failure = f"it did not finish within {startup_timeout:g} s"
+            elif answer["type"] == "lifespan.startup.failed":
+                failure = _last_line(str(answer.get("message", ""))) or "no message"
+            if failure:
                 group.cancel_scope.cancel()
-                msg = f"the app's lifespan start-up did not finish within {startup_timeout:g} s"
-                raise LifespanError(msg) from None
-            if answer["type"] == "lifespan.startup.failed":
-                group.cancel_scope.cancel()
-                msg = "the app's lifespan start-up failed: " + redact_text(str(answer.get("message", "")))[:300]
-                raise LifespanError(msg)
-            supported = answer["type"] == "lifespan.startup.complete"
-            try:
-                yield state if supported else None
-            finally:
-                if supported:
-                    await to_app_send.send({"type": "lifespan.shutdown"})
-                    with anyio.move_on_after(startup_timeout):
-                        await from_app_receive.receive()
-                group.cancel_scope.cancel()
+            else:
+                supported = answer["type"] == "lifespan.startup.complete"
+                try:
+                    yield state if supported else None
+                finally:
+                    if supported:
+                        await to_app_send.send({"type": "lifespan.shutdown"})
+                        with anyio.move_on_after(startup_timeout):
+                            await from_app_receive.receive()
+                    group.cancel_scope.cancel()
+    if failure:
+        msg = f"the app's lifespan start-up failed: {failure}"
+        raise LifespanError(msg)
+
+
+def _last_line(message: str) -> str:
+    """Return the last line of a failure message (Starlette sends a whole traceback), redacted."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    return redact_text(lines[-1])[:300] if lines else ""
 
 
 def with_state(app: ASGIApp, state: dict[str, Any] | None) -> ASGIApp:

@@ -81,6 +81,8 @@ def _preflight(foreign: Exchange, allowed: Exchange | None, origin: str | None) 
         return AuditFinding.of(
             "AUD-CORS-004", "warn", f"The preflight from the allowed origin {origin} was not granted.", [allowed]
         )
+    if _grants(foreign, FOREIGN_ORIGIN)[0] or (foreign.header("access-control-allow-origin") or "") == "*":
+        return AuditFinding.of("AUD-CORS-004", "pass", "A CORS policy answers preflights (permissively).")
     policy = foreign.status == 403 or "access-control-request-method" in _vary(foreign)
     if policy:
         return AuditFinding.of("AUD-CORS-004", "pass", "A CORS policy answers preflights and refuses unknown origins.")
