@@ -18,22 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.servers import require_or_skip
 from tests.test_docs_site import mkdocs_available
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PAGES = {
     "home": "/",
     "capability": "/capabilities/health/",
@@ -81,7 +72,7 @@ def browser() -> Iterator[Any]:
     require_or_skip(CHROMIUM.exists(), f"Chromium not found at {CHROMIUM}: apt-get install -y chromium")
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS), headless=True)
         try:
             yield instance
         finally:
