@@ -16,6 +16,7 @@ import os
 import re
 import subprocess
 import sys
+import typing
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -110,6 +111,42 @@ def test_reference_entries_name_existing_objects() -> None:
             module_name, _, attribute = target.rpartition(".")
             module = importlib.import_module(module_name)
             assert hasattr(module, attribute), f"{page.name}: '::: {target}' names nothing"
+
+
+# -- environment variables -------------------------------------------------------------
+
+
+def _environment_variables() -> set[str]:
+    """Every ``HARDENING_*`` variable ``HardeningSettings`` reads (nested models included)."""
+    from pydantic import BaseModel
+
+    from hardening import HardeningSettings
+
+    found: set[str] = set()
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for name, field in model.model_fields.items():
+            variable = f"{prefix}{name.upper()}"
+            found.add(variable)
+            for candidate in (field.annotation, *typing.get_args(field.annotation)):
+                if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                    walk(candidate, variable + "__")
+
+    walk(HardeningSettings, "HARDENING_")
+    return found
+
+
+def test_every_environment_variable_in_the_docs_exists() -> None:
+    """A renamed setting must not leave its old ``HARDENING_*`` name in the docs."""
+    known = _environment_variables()
+    prefixes = {variable.rsplit("__", 1)[0] for variable in known if "__" in variable}
+    unknown = {
+        f"{page.relative_to(DOCS)}: {name}"
+        for page in _pages()
+        for name in re.findall(r"HARDENING_[A-Z0-9_]*[A-Z0-9]", page.read_text(encoding="utf-8"))
+        if name not in known and name not in prefixes
+    }
+    assert not unknown, "HARDENING_* variables that no setting reads:\n" + "\n".join(sorted(unknown))
 
 
 # -- links and nav ---------------------------------------------------------------------
