@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
@@ -39,6 +40,7 @@ from hardening import (
     HealthRegistry,
     Problem,
     ProblemError,
+    ProblemResponse,
     configure_logging,
     csp_nonce,
     harden,
@@ -156,6 +158,20 @@ class Service:
             erp=settings.odoo_url or "not configured (no ODOO_URL)",
         )
         return HTMLResponse(html)
+
+    async def operations(self, request: Request) -> Response:
+        """``/api/operations``: list (GET) or create (POST)."""
+        if request.method == "POST":
+            return await self.create_operation(request)
+        return await self.list_operations(request)
+
+    async def operation(self, request: Request) -> Response:
+        """``/api/operations/{id}``: read (GET), change (PATCH) or delete (DELETE)."""
+        if request.method == "PATCH":
+            return await self.update_operation(request)
+        if request.method == "DELETE":
+            return await self.delete_operation(request)
+        return await self.get_operation(request)
 
     async def _get(self, op_id: int) -> dict[str, Any]:
         async with self.engine.connect() as conn:
@@ -314,6 +330,22 @@ class Service:
         )
 
 
+_DATABASE_DOWN = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, OSError)
+
+
+async def database_unavailable(request: Request, exc: Exception) -> Response:
+    """Answer 503 (not 500) while the database is unreachable; readiness fails meanwhile too."""
+    if isinstance(exc, sa_exc.DBAPIError) and not isinstance(exc, _DATABASE_DOWN) and not exc.connection_invalidated:
+        raise exc  # a real bug: the error guard answers 500 and logs it
+    problem = Problem(
+        503,
+        type="urn:aiom:problem:database-unavailable",
+        title="Database unavailable",
+        detail="The database cannot be reached right now; try again shortly.",
+    )
+    return ProblemResponse(problem, headers={"Retry-After": "5"})
+
+
 def _health(settings: AIOMSettings, engine: AsyncEngine, limiter_holder: list[Any]) -> HealthRegistry:
     registry = HealthRegistry()
     registry.add("database:responseTime", SQLAlchemyCheck(engine), component_type="datastore")
@@ -354,11 +386,9 @@ def build_app(settings: AIOMSettings) -> ASGIApp:
     app = Starlette(
         routes=[
             Route("/", service.dashboard, methods=["GET"]),
-            Route("/api/operations", service.list_operations, methods=["GET"]),
-            Route("/api/operations", service.create_operation, methods=["POST"]),
-            Route("/api/operations/{id}", service.get_operation, methods=["GET"]),
-            Route("/api/operations/{id}", service.update_operation, methods=["PATCH"]),
-            Route("/api/operations/{id}", service.delete_operation, methods=["DELETE"]),
+            # One route per path, so a 405 lists every allowed method in ``Allow``.
+            Route("/api/operations", service.operations, methods=["GET", "POST"]),
+            Route("/api/operations/{id}", service.operation, methods=["GET", "PATCH", "DELETE"]),
             Route("/api/ai/summary", ai_limit, methods=["POST"]),
             Route("/api/ai/usage", service.usage, methods=["GET"]),
             Route("/api/erp/sync", service.erp_sync, methods=["POST"]),
@@ -366,6 +396,8 @@ def build_app(settings: AIOMSettings) -> ASGIApp:
         lifespan=lifespan,
     )
     install_problem_handlers(app)
+    for error in (*_DATABASE_DOWN, sa_exc.DBAPIError):
+        app.add_exception_handler(error, database_unavailable)
     limiter_holder: list[Any] = []
     before = {id(limiter) for limiter in active_limiters()}
     hardened = harden(app, hardening, health=_health(settings, engine, limiter_holder))

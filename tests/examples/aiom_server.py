@@ -75,9 +75,17 @@ class AIOMProcess:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     def worker_pids(self) -> list[int]:
-        """PIDs of the uvicorn worker processes (children of the server process; Linux only)."""
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        return [int(pid) for pid in children.read_text().split()] if children.exists() else []
+        """PIDs of the uvicorn worker processes (spawned children of the server; Linux only)."""
+        pids = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                # "pid (comm) state ppid ...": comm may contain spaces, so split after ")".
+                if int(stat.read_text().rpartition(")")[2].split()[1]) != self.process.pid:
+                    continue
+                # Workers run spawn_main; multiprocessing's resource tracker does not.
+                if b"spawn_main" in (stat.parent / "cmdline").read_bytes():
+                    pids.append(int(stat.parent.name))
+        return sorted(pids)
 
     def stop(self) -> str:
         """Stop the server (SIGTERM, graceful) and return its log."""
