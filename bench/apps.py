@@ -39,6 +39,7 @@ LAYER_OVERRIDES: dict[str, dict[str, Any]] = {
     "health": {},
     "headers": {},
     "hosts": {"allowed_hosts": [HOST, "127.0.0.1", "localhost"]},
+    "https_redirect": {},
     "cors": {"allow_origins": [ORIGIN]},
     "csrf": {},
     "body_limit": {},
@@ -48,11 +49,44 @@ LAYER_OVERRIDES: dict[str, dict[str, Any]] = {
 
 
 def _quiet_access_log() -> None:
-    """Send the access log to a null sink: we measure the middleware, not the terminal."""
+    """Send the access log to a null sink: we measure the middleware, not the terminal.
+
+    The logger stays enabled at INFO, so the middleware builds every field and creates
+    the log record; only the handler discards it.
+    """
     for name in ("hardening.access", "hardening"):
         logger = logging.getLogger(name)
         logger.handlers = [logging.NullHandler()]
+        logger.setLevel(logging.INFO)
         logger.propagate = False
+
+
+JSON_LOG_APP = "hardening: full stack, JSON log lines"
+"""The app whose access lines go through ``configure_logging()``'s JSON renderer."""
+
+_DEVNULL: list[Any] = []
+
+
+def _json_access_log() -> None:
+    """Route the access log through ``configure_logging()``: JSON lines to /dev/null."""
+    from hardening import configure_logging
+
+    if not _DEVNULL:
+        _DEVNULL.append(open(os.devnull, "w"))  # noqa: SIM115 - lives as long as the process
+    configure_logging(hardening_settings(), stream=_DEVNULL[0])
+    for name in ("hardening.access", "hardening"):
+        logger = logging.getLogger(name)
+        logger.handlers = []
+        logger.setLevel(logging.NOTSET)
+        logger.propagate = True
+
+
+def prepare(name: str) -> None:
+    """Set the process-wide logging that app ``name`` is measured with (call before each run)."""
+    if name == JSON_LOG_APP:
+        _json_access_log()
+    else:
+        _quiet_access_log()
 
 
 def hardening_settings(only: str | None = None) -> Any:
@@ -108,10 +142,13 @@ def peer_slowapi_app() -> Starlette:
     return app
 
 
-def peer_slowapi(app: ASGIApp | None = None) -> ASGIApp:
+def peer_slowapi() -> ASGIApp:
+    """slowapi's ASGI middleware, added the documented way (it reads ``scope["app"]``)."""
     from slowapi.middleware import SlowAPIASGIMiddleware
 
-    return SlowAPIASGIMiddleware(peer_slowapi_app())
+    app = peer_slowapi_app()
+    app.add_middleware(SlowAPIASGIMiddleware)
+    return app
 
 
 def peer_stack() -> ASGIApp:
@@ -131,6 +168,7 @@ def apps() -> dict[str, Callable[[], ASGIApp]]:
         if name in LAYER_OVERRIDES:
             table[f"hardening: {name}"] = lambda name=name: hardened(name)  # type: ignore[misc]
     table["hardening: full stack"] = hardened
+    table[JSON_LOG_APP] = hardened
     table["peer: starlette CORS"] = lambda: peer_cors(bare())
     table["peer: secure"] = lambda: peer_secure(bare())
     table["peer: asgi-correlation-id"] = lambda: peer_correlation_id(bare())
@@ -141,4 +179,7 @@ def apps() -> dict[str, Callable[[], ASGIApp]]:
 
 def make_app() -> ASGIApp:
     """Factory for uvicorn: the app named by ``BENCH_APP``."""
-    return apps()[os.environ["BENCH_APP"]]()
+    name = os.environ["BENCH_APP"]
+    app = apps()[name]()
+    prepare(name)
+    return app

@@ -85,7 +85,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer iterations (smoke run)")
     parser.add_argument("--no-uvicorn", action="store_true", help="skip the uvicorn throughput part")
     args = parser.parse_args()
-    n, rounds, seconds = (500, 2, 2) if args.quick else (5000, 5, 5)
+    n, rounds, seconds = (300, 3, 2) if args.quick else (2000, 15, 5)
 
     report: dict[str, Any] = {"machine": _machine()}
     print("== in-process overhead per request")

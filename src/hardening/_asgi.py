@@ -56,12 +56,15 @@ def set_header(message: Message, name: bytes, value: bytes, *, replace: bool = T
     so the header is never duplicated. With ``replace=False`` a header the app already
     set is kept and ``value`` is not added.
     """
-    headers: RawHeaders = list(message.get("headers", ()))
-    present = any(key == name for key, _ in headers)
-    if present and not replace:
-        return
-    if present:
-        headers = [(key, val) for key, val in headers if key != name]
+    current = message.get("headers", ())
+    for key, _ in current:
+        if key == name:
+            if not replace:
+                return
+            headers: RawHeaders = [(key, val) for key, val in current if key != name]
+            break
+    else:
+        headers = list(current)
     headers.append((name, value))
     message["headers"] = headers
 

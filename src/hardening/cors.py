@@ -410,19 +410,9 @@ class CORSMiddleware:
             if policy.expose:
                 added.append((b"access-control-expose-headers", policy.expose))
 
-        def edit(message: Message) -> None:
-            headers = list(message.get("headers", ()))
-            kept = [(k, v) for k, v in headers if not k.lower().startswith(b"access-control-")]
-            if len(kept) != len(headers):
-                self._warn_app_headers()
-            kept.extend(added)
-            if policy.vary_origin:
-                kept = merge_vary(kept, ("Origin",))
-            message["headers"] = kept
-
         async def wrapped(message: Message) -> None:
             if message["type"] == "http.response.start":
-                edit(message)
+                self._edit(message, policy, added)
             await send(message)
 
         try:
@@ -430,8 +420,30 @@ class CORSMiddleware:
         except Exception:
             # The error guard outside answers with its own 500 (replacing any response a
             # framework started and re-raised after): have it carry these headers too.
-            add_error_response_editor(scope, edit)
+            add_error_response_editor(scope, lambda message: self._edit(message, policy, added))
             raise
+
+    def _edit(self, message: Message, policy: _Compiled, added: list[tuple[bytes, bytes]]) -> None:
+        """Replace the app's ``Access-Control-*`` headers with ours; add ``Vary: Origin``."""
+        kept: list[tuple[bytes, bytes]] = []
+        replaced = has_vary = False
+        for key, value in message.get("headers", ()):
+            lower = key.lower()
+            if lower.startswith(b"access-control-"):
+                replaced = True
+                continue
+            if lower == b"vary":
+                has_vary = True
+            kept.append((key, value))
+        if replaced:
+            self._warn_app_headers()
+        kept.extend(added)
+        if policy.vary_origin:
+            if has_vary:
+                kept = merge_vary(kept, ("Origin",))
+            else:  # merging into no Vary field of the app's comes down to adding ours
+                kept.append((b"vary", b"Origin"))
+        message["headers"] = kept
 
     def _warn_app_headers(self) -> None:
         if not self._warned:

@@ -10,8 +10,9 @@ read with :func:`csp_nonce`.
 
 from __future__ import annotations
 
+import base64
+import os
 import re
-import secrets
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -97,9 +98,34 @@ _FORBIDDEN = re.compile(r"[;,\x00-\x1f\x7f]")
 _SCRIPT_DIRECTIVES: Final = ("script-src", "script-src-elem", "default-src")
 
 
+_NONCE_BATCH: Final = 64
+_nonces: list[str] = []
+
+
+def _refill_nonces() -> None:
+    raw = os.urandom(NONCE_BYTES * _NONCE_BATCH)
+    _nonces.extend(
+        base64.urlsafe_b64encode(raw[start : start + NONCE_BYTES]).decode("ascii")
+        for start in range(0, len(raw), NONCE_BYTES)
+    )
+
+
+# A forked worker must never hand out the nonces its parent has already seen.
+os.register_at_fork(after_in_child=_nonces.clear)
+
+
 def new_nonce() -> str:
-    """Return a fresh nonce: 144 random bits, URL-safe base64 without padding."""
-    return secrets.token_urlsafe(NONCE_BYTES)
+    """Return a fresh nonce: 144 random bits, URL-safe base64 without padding.
+
+    The bits come from ``os.urandom`` (the same source as ``secrets``), read for 64
+    nonces at a time: one system call instead of one per request. Each nonce is handed
+    out once (``list.pop`` is atomic), and a forked child starts with an empty batch.
+    """
+    try:
+        return _nonces.pop()
+    except IndexError:
+        _refill_nonces()
+        return _nonces.pop()
 
 
 def csp_nonce(request_or_scope: Any) -> str:

@@ -22,6 +22,7 @@ import ipaddress
 import logging
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import TYPE_CHECKING, Final
 
 from pydantic import field_validator
@@ -183,6 +184,8 @@ class TrustedHostMiddleware:
         self._exact = exact
         self._wildcards = tuple(wildcards)
         self._exempt = PathPrefixes(config.exempt_paths)
+        # A server sees few distinct Host values: decide each (value, scheme) once.
+        self._is_allowed_cached = lru_cache(maxsize=1024)(self.is_allowed)
         if not hosts:
             logger.warning(
                 "TrustedHostMiddleware refuses every request: %s is empty. List the hosts "
@@ -226,7 +229,7 @@ class TrustedHostMiddleware:
             if key == b"host":
                 host = value
                 count += 1
-        if count == 1 and self.is_allowed(host, scope.get("scheme", "http")):
+        if count == 1 and self._is_allowed_cached(host, scope.get("scheme", "http")):
             await self.app(scope, receive, send)
             return
         if scope["type"] == "websocket":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final
 
 from pydantic import ValidationError
@@ -15,7 +16,6 @@ from hardening._asgi import (
     Send,
     add_error_response_editor,
     get_header,
-    on_response_start,
     scope_state,
 )
 from hardening.clientip import ClientResolver
@@ -32,14 +32,26 @@ if TYPE_CHECKING:
 __all__ = ("SecurityHeadersMiddleware", "is_local_host")
 
 _HTML_TYPES: Final = frozenset({b"text/html", b"application/xhtml+xml"})
-_SINGLE: Final = frozenset(
-    name.encode() for name in MANAGED_HEADERS - {"content-security-policy", "content-security-policy-report-only"}
-)
 _CSP_NAMES: Final = (b"content-security-policy", b"content-security-policy-report-only")
 _CACHE: Final = b"cache-control"
 _NO_STORE: Final = b"no-store"
 _VALIDATORS: Final = frozenset({b"etag", b"last-modified"})
 _HSTS: Final = b"strict-transport-security"
+_CONTENT_TYPE: Final = b"content-type"
+_MANAGED: Final = frozenset(name.encode() for name in MANAGED_HEADERS)
+
+
+def _classify(content_type: bytes | None) -> ProfileName:
+    """Pick the profile of a response by its ``Content-Type``: HTML is a web app page."""
+    if content_type is not None and content_type.split(b";", 1)[0].strip().lower() in _HTML_TYPES:
+        return "webapp"
+    return "api"
+
+
+@lru_cache(maxsize=1024)
+def _is_local_host_value(host: bytes) -> bool:
+    """``is_local_host`` of a raw Host header, cached: a server sees few distinct hosts."""
+    return is_local_host(host.decode("latin-1"))
 
 
 def is_local_host(host: str) -> bool:
@@ -107,6 +119,12 @@ class SecurityHeadersMiddleware:
             name: compile_profile(config.profile(name), config.reporting, where=f"headers.{name}")
             for name in ("api", "webapp", "docs")
         }
+        # Headers whose app value wins over ours (or joins it): the managed ones and any
+        # extra header a profile adds.
+        self._static_names = {
+            kind: frozenset(name for name, _ in profile.static) for kind, profile in self._profiles.items()
+        }
+        self._tracked = _MANAGED.union(*self._static_names.values())
         self._uses_nonce = any(profile.uses_nonce for profile in self._profiles.values())
         self._hsts = compile_hsts(config.hsts)
         self._remove = frozenset(name.encode("latin-1") for name in config.remove)
@@ -133,7 +151,7 @@ class SecurityHeadersMiddleware:
         if host is None:
             server = scope.get("server")
             return not (server and is_local_host(str(server[0])))
-        return not is_local_host(host.decode("latin-1"))
+        return not _is_local_host_value(host)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -146,10 +164,11 @@ class SecurityHeadersMiddleware:
             nonce = b"'nonce-" + value.encode("ascii") + b"'"
         forced = self._path_profile(scope) if self._prefixes else None
 
-        def edit(message: Message) -> None:
-            self._edit(message, scope, forced, nonce)
+        async def wrapped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self._edit(message, scope, forced, nonce)
+            await send(message)
 
-        wrapped = on_response_start(send, edit)
         if self._receiver is not None and scope.get("path") == self._receiver_path:
             await self._receiver(scope, receive, wrapped)
             return
@@ -157,29 +176,42 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, wrapped)
         except Exception:
             # The error guard outside answers with its own 500: have it carry these headers too.
-            add_error_response_editor(scope, edit)
+            add_error_response_editor(scope, lambda message: self._edit(message, scope, forced, nonce))
             raise
 
     def _edit(self, message: Message, scope: Scope, forced: ProfileName | None, nonce: bytes | None) -> None:
         headers: list[tuple[bytes, bytes]] = []
-        seen: set[bytes] = set()
+        seen: set[bytes] = set()  # the headers of ours the app set
+        content_type: bytes | None = None
+        remove, tracked = self._remove, self._tracked
         for name, value in message.get("headers") or ():
             lower = name.lower()
-            if lower in self._remove or (lower in _SINGLE and lower in seen):
+            if lower in remove:
                 continue
-            if lower in _CSP_NAMES and lower in seen:
-                # Several policies in one field, comma-separated, mean exactly what
-                # several fields mean (all are enforced), so nothing is duplicated.
-                index = next(i for i, (key, _) in enumerate(headers) if key.lower() == lower)
-                headers[index] = (headers[index][0], headers[index][1] + b", " + value)
-                continue
-            seen.add(lower)
+            if lower in tracked:
+                if lower in seen:
+                    if lower in _CSP_NAMES:
+                        # Several policies in one field, comma-separated, mean exactly what
+                        # several fields mean (all are enforced), so nothing is duplicated.
+                        index = next(i for i, (key, _) in enumerate(headers) if key.lower() == lower)
+                        headers[index] = (headers[index][0], headers[index][1] + b", " + value)
+                        continue
+                    if lower in _MANAGED:  # never sent twice
+                        continue
+                seen.add(lower)
+            elif lower == _CONTENT_TYPE and content_type is None:
+                content_type = value
             headers.append((name, value))
         secure = self._is_secure(scope)
         if message["status"] != 304:
-            profile = self._profiles[forced or self._classify(headers)]
-            for name, value in profile.static:
-                self._put(headers, seen, name, value)
+            kind = forced or _classify(content_type)
+            profile = self._profiles[kind]
+            if seen:
+                for name, value in profile.static:
+                    self._put(headers, seen, name, value)
+            else:  # the common case: the app set none of them, no per-header checks needed
+                headers.extend(profile.static)
+                seen.update(self._static_names[kind])
             nonce_sent = False
             for policy in profile.policies:
                 if policy.name in seen and policy.name not in self._override:
@@ -194,13 +226,6 @@ class SecurityHeadersMiddleware:
         if secure and self._hsts is not None:
             self._put(headers, seen, _HSTS, self._hsts)
         message["headers"] = headers
-
-    @staticmethod
-    def _classify(headers: list[tuple[bytes, bytes]]) -> ProfileName:
-        for name, value in headers:
-            if name.lower() == b"content-type":
-                return "webapp" if value.split(b";", 1)[0].strip().lower() in _HTML_TYPES else "api"
-        return "api"
 
     def _put(self, headers: list[tuple[bytes, bytes]], seen: set[bytes], name: bytes, value: bytes) -> None:
         if name in seen:
