@@ -17,6 +17,13 @@ settings.register_profile("ci", max_examples=200, deadline=None, suppress_health
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Tell ``tests.extras`` whether this run deselects ``needs_extras`` (nox ``tests_minimal``)."""
+    from tests.extras import set_extras_deselected  # after tests.servers is loaded as a plugin
+
+    set_extras_deselected(str(config.getoption("markexpr", "") or ""))
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     """Run async tests on asyncio (the loop uvicorn uses)."""

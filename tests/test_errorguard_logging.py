@@ -11,7 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-structlog = pytest.importorskip("structlog")
+from tests.extras import import_extra
+
+structlog = import_extra("structlog", "hardening[logging]")
 
 from starlette.applications import Starlette  # noqa: E402
 from starlette.requests import Request  # noqa: E402
@@ -22,6 +24,8 @@ from hardening import HardeningSettings, harden, install_problem_handlers  # noq
 from hardening.errorguard import ERROR_LOGGER_NAME  # noqa: E402
 from hardening.logs import configure_logging  # noqa: E402
 from hardening.redaction import register_secret  # noqa: E402
+
+pytestmark = pytest.mark.needs_extras
 
 CANARY = "canary-guard-log-5e81"
 

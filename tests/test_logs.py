@@ -12,7 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-structlog = pytest.importorskip("structlog")
+from tests.extras import import_extra
+
+structlog = import_extra("structlog", "hardening[logging]")
 
 from starlette.applications import Starlette  # noqa: E402
 from starlette.requests import Request  # noqa: E402
@@ -28,6 +30,8 @@ from hardening.logs import (  # noqa: E402
     configure_logging,
 )
 from hardening.redaction import register_secret  # noqa: E402
+
+pytestmark = pytest.mark.needs_extras
 
 CANARY = "canary-logs-91ab4c"
 
@@ -181,7 +185,7 @@ def test_request_context_on_every_line() -> None:
 
 
 def test_trace_ids_with_the_api_only() -> None:
-    trace = pytest.importorskip("opentelemetry.trace")
+    trace = import_extra("opentelemetry.trace", "hardening[otel]")
     from opentelemetry import context, propagate
 
     stream = setup()

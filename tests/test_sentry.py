@@ -9,7 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-sentry_sdk = pytest.importorskip("sentry_sdk")
+from tests.extras import import_extra
+
+sentry_sdk = import_extra("sentry_sdk", "hardening[sentry]")
 
 from sentry_sdk.envelope import Envelope  # noqa: E402
 from sentry_sdk.transport import Transport  # noqa: E402
@@ -24,6 +26,8 @@ from hardening.checks import run_checks  # noqa: E402
 from hardening.logs import RequestIdMiddleware  # noqa: E402
 from hardening.monitoring import SentryConfig, init_sentry, redacting_hooks  # noqa: E402
 from hardening.redaction import register_secret  # noqa: E402
+
+pytestmark = pytest.mark.needs_extras
 
 DSN = "https://publickey@o0.ingest.sentry.io/42"
 SETTINGS_SECRET = "canary-settings-0a1b2c"

@@ -12,24 +12,28 @@ from typing import Any
 import httpx
 import pytest
 
-pytest.importorskip("opentelemetry.trace")
-pytest.importorskip("opentelemetry.sdk")
+from tests.extras import import_extra
 
-from opentelemetry import trace
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse
-from starlette.routing import Route
+import_extra("opentelemetry.trace", "hardening[otel]")
+import_extra("opentelemetry.sdk", "opentelemetry-sdk, from the test dependency group")
 
-from hardening import HardeningSettings, MissingDependencyError
-from hardening.logs import AccessLogMiddleware, RequestIdMiddleware, get_trace_ids
-from hardening.monitoring import TracingConfig, TracingMiddleware
-from hardening.redaction import register_secret
+from opentelemetry import trace  # noqa: E402
+from opentelemetry.sdk.metrics import MeterProvider  # noqa: E402
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader  # noqa: E402
+from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
+from starlette.applications import Starlette  # noqa: E402
+from starlette.requests import Request  # noqa: E402
+from starlette.responses import PlainTextResponse  # noqa: E402
+from starlette.routing import Route  # noqa: E402
+
+from hardening import HardeningSettings, MissingDependencyError  # noqa: E402
+from hardening.logs import AccessLogMiddleware, RequestIdMiddleware, get_trace_ids  # noqa: E402
+from hardening.monitoring import TracingConfig, TracingMiddleware  # noqa: E402
+from hardening.redaction import register_secret  # noqa: E402
+
+pytestmark = pytest.mark.needs_extras
 
 CANARY = "canary-span-4e5f6a"
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -183,7 +187,7 @@ async def test_api_only_no_sdk_keeps_upstream_trace_id_for_logs_and_access_line(
 
 @pytest.mark.anyio
 async def test_log_lines_carry_span_ids(providers: Any, exporter: InMemorySpanExporter) -> None:
-    structlog = pytest.importorskip("structlog")
+    structlog = import_extra("structlog", "hardening[logging]")
     from hardening.logs import configure_logging
 
     stream = io.StringIO()

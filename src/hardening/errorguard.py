@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import traceback
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Final
 
@@ -176,15 +177,28 @@ class ErrorGuardMiddleware:
 
 
 def _log_and_report(exc: BaseException, scope: Scope, *, started: bool, report: bool) -> None:
-    """Log ``exc`` once with its traceback and hand it to Sentry when Sentry is active."""
-    path = scope.get("path", "")
-    _logger.error(
-        "Unhandled exception in ASGI application: %s %s",
-        scope.get("method", ""),
-        redact_text(path) if isinstance(path, str) else "",
-        exc_info=exc,
-        extra={"request_id": request_id_of(scope), "response_started": started},
-    )
+    """Log ``exc`` once with its traceback and hand it to Sentry when Sentry is active.
+
+    The record carries ``exc_info`` (for structured handlers, which redact it themselves)
+    and an already redacted ``exc_text``, which plain ``logging.Formatter`` handlers print
+    instead of formatting the traceback again: the line is redacted even when the app
+    never called :func:`hardening.logs.configure_logging`.
+    """
+    if _logger.isEnabledFor(logging.ERROR):
+        path = scope.get("path", "")
+        record = _logger.makeRecord(
+            _logger.name,
+            logging.ERROR,
+            __file__,
+            0,
+            "Unhandled exception in ASGI application: %s %s",
+            (scope.get("method", ""), redact_text(path) if isinstance(path, str) else ""),
+            (type(exc), exc, exc.__traceback__),
+            func="_log_and_report",
+            extra={"request_id": request_id_of(scope), "response_started": started},
+        )
+        record.exc_text = redact_text("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip())
+        _logger.handle(record)
     if report:
         _report_to_sentry(exc)
 
