@@ -94,4 +94,8 @@ def served_hardened() -> Any:
     return harden(app, settings)
 
 
-hardened_app = hardened_starlette()
+def __getattr__(name: str) -> Any:
+    """Build ``hardened_app`` on first use (``hardening audit tests.audit.apps:hardened_app``)."""
+    if name == "hardened_app":
+        return hardened_starlette()
+    raise AttributeError(name)
