@@ -75,6 +75,14 @@ def test_ordinary_keys(key: str) -> None:
         ("https://h/p?token=abc&page=2", "https://h/p?token=[REDACTED]&page=2"),
         ("https://h/p?page=2;api_key=abc#frag", "https://h/p?page=2;api_key=[REDACTED]#frag"),
         ("https://h/p?q=x", "https://h/p?q=x"),
+        # SQLAlchemy accepts unencoded '/', '?', '#' and '@' in a password
+        ("postgresql://app:pa/ss@db/app", "postgresql://[REDACTED]@db/app"),
+        ("postgresql://app:pa?ss@db/app", "postgresql://[REDACTED]@db/app"),
+        ("postgresql://app:pa#ss@db/app", "postgresql://[REDACTED]@db/app"),
+        ("postgresql://app:p@ss@db/app", "postgresql://[REDACTED]@db/app"),
+        # a port, a path and an address in the query are not credentials
+        ("http://localhost:8000/users?email=a@b.com", "http://localhost:8000/users?email=a@b.com"),
+        ("https://h/p?email=a@b.com", "https://h/p?email=a@b.com"),
     ],
 )
 def test_redact_url(text: str, expected: str) -> None:
@@ -92,6 +100,10 @@ def test_redact_url(text: str, expected: str) -> None:
         ("at 12:30:00 author: bob", "at 12:30:00 author: bob"),
         ("max_tokens=100", "max_tokens=100"),
         ("api_key=[REDACTED]", "api_key=[REDACTED]"),
+        ("Cookie: a=1; session=abc\nHost: h", "Cookie: [REDACTED]\nHost: h"),
+        ("set-cookie: sid=abc; Path=/; HttpOnly", "set-cookie: [REDACTED]"),
+        ("Cookie: [REDACTED]; b=abc", "Cookie: [REDACTED]"),
+        ("dsn=postgresql://u:pw@h/db next", "dsn=[REDACTED] next"),
     ],
 )
 def test_redact_text_pairs(text: str, expected: str) -> None:
@@ -217,3 +229,21 @@ def test_name_value_pairs_like_asgi_headers() -> None:
         ["b'x-api-key'", REDACTED],
         ("Cookie", REDACTED),
     ]
+
+
+@given(
+    password=st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126, exclude_characters="@"), min_size=6),
+    port=st.sampled_from(["", ":5432"]),
+)
+def test_dsn_password_never_survives_in_the_forms_sqlalchemy_accepts(password: str, port: str) -> None:
+    """Any printable password without '@' (SQLAlchemy splits at the first '@') is masked."""
+    if password[0].isdigit():
+        password = "x" + password  # 'user:8080/...' reads as a port: a documented limit
+    text = f"could not connect to postgresql+asyncpg://app:{password}@db{port}/prod"
+    assert password not in redact_text(text)
+
+
+def test_cookie_line_redaction_is_idempotent() -> None:
+    once = redact_text("Cookie: a=1; b=2")
+    assert once == "Cookie: [REDACTED]"
+    assert redact_text(once) == once

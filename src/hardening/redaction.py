@@ -62,12 +62,23 @@ _NOT_SENSITIVE: Final = re.compile(
 _MIN_SECRET_LENGTH: Final = 4
 _MAX_DEPTH: Final = 32
 _KEY_SEPARATORS: Final = re.compile(r"[\s_.\-]+")
-_URL_CREDENTIALS: Final = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<userinfo>[^/@\s?#]+)@")
+_URL_CREDENTIALS: Final = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<userinfo>[^/\s?#]+)@")
+"""``scheme://userinfo@``, up to the last ``@`` before the path (``p@ss`` unencoded)."""
+_URL_ODD_PASSWORD: Final = re.compile(
+    r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^/\s?#@:]*):(?!\d+[/?#])(?P<password>[^\s@]*[/?#][^\s@]*)@"
+)
+"""``scheme://user:pa/ss@``: SQLAlchemy accepts ``/``, ``?`` and ``#`` in an unencoded
+password; digits then ``/`` are a port (``host:8080/path?mail=a@b``), not a password."""
+_COOKIE_HEADER: Final = re.compile(
+    r"(?<![\w-])(?P<key>(?:set-)?cookie2?)(?P<sep>\s*:\s*)(?P<value>(?:\[REDACTED\]|[^\s\"'}\]])(?:\[REDACTED\]|[^\r\n\"'}\]])*)",
+    re.IGNORECASE | re.MULTILINE,
+)
+"""A ``Cookie:``/``Set-Cookie:`` header line: every cookie on it, not just the first pair."""
 _QUERY_PARAM: Final = re.compile(r"(?P<key>[?&;][^=&;#\s]+)=(?P<value>[^&;#\s]*)")
 _KEY_VALUE: Final = re.compile(
     r"(?<![\w-])(?P<key>[A-Za-z][\w.\-]{0,63})(?P<sep>[\"']?\s*[=:]\s*)"
     r"(?!\[REDACTED\])(?P<value>\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'"
-    r"|(?:Bearer|Basic|Digest|Token|Negotiate)\s+[^\s,;&}\]]+|[^\s,;&}\]\"']+)",
+    r"|(?:Bearer|Basic|Digest|Token|Negotiate)\s+[^\s,;&}\]]+|(?:\[REDACTED\]|[^\s,;&}\]\"'])+)",
     re.IGNORECASE,
 )
 _PLAIN_TYPES: Final = (
@@ -168,6 +179,7 @@ def redact_url(url: str) -> str:
     """
     if "@" in url:
         url = _URL_CREDENTIALS.sub(lambda m: f"{m.group('scheme')}{REDACTED}@", url)
+        url = _URL_ODD_PASSWORD.sub(lambda m: f"{m.group('scheme')}{REDACTED}@", url)
     if "=" in url:
         url = _QUERY_PARAM.sub(_mask_query, url)
     return url
@@ -184,6 +196,8 @@ def redact_text(text: str) -> str:
         text = pattern.sub(REDACTED, text)
     if "@" in text or "=" in text:
         text = redact_url(text)
+    if ":" in text:
+        text = _COOKIE_HEADER.sub(lambda m: f"{m.group('key')}{m.group('sep')}{REDACTED}", text)
     if "=" in text or ":" in text:
         text = _KEY_VALUE.sub(_mask_pair, text)
     return text
