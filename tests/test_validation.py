@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import httpx
 import pytest
@@ -392,6 +392,39 @@ def test_errors_to_problem_drops_input_and_ctx() -> None:
     assert errors == [{"pointer": "/body/password", "detail": "bad https://[REDACTED]@h/", "code": "value_error"}]
     assert problem.status == 422
     assert problem.to_dict()["detail"] == "The request has 1 invalid field."
+
+
+class _Cat(BaseModel):
+    kind: Literal["cat"]
+
+
+class _Dog(BaseModel):
+    kind: Literal["dog"]
+
+
+class _Pet(BaseModel):
+    pet: Annotated[_Cat | _Dog, Field(discriminator="kind")]
+
+
+@pytest.mark.anyio
+async def test_discriminator_tag_is_not_echoed() -> None:
+    """pydantic quotes the submitted tag in ``union_tag_invalid``; the problem does not."""
+
+    @validate(body=_Pet)
+    async def endpoint(request: Request, body: _Pet) -> Response:
+        return JSONResponse({})
+
+    app = Starlette(routes=[Route("/pets", endpoint, methods=["POST"])])
+    async with _client(app) as client:
+        response = await client.post("/pets", json={"pet": {"kind": PASSWORD}})
+    assert response.status_code == 422
+    assert PASSWORD not in response.text
+    [error] = response.json()["errors"]
+    assert error == {
+        "pointer": "/body/pet",
+        "detail": "Input tag found using 'kind' does not match any of the expected tags: 'cat', 'dog'",
+        "code": "union_tag_invalid",
+    }
 
 
 def _unescape(token: str) -> str:

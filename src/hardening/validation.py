@@ -83,7 +83,7 @@ def errors_to_problem(
     items = [
         {
             "pointer": json_pointer((*prefix, *error.get("loc", ()))),
-            "detail": redact_text(str(error.get("msg", "Invalid value"))),
+            "detail": _message_without_input(error),
             "code": str(error.get("type", "invalid")),
         }
         for error in errors
@@ -94,6 +94,18 @@ def errors_to_problem(
         detail=f"The request has {count} invalid field{'s' if count != 1 else ''}.",
         extensions={"errors": items},
     )
+
+
+_TAG_FOUND: Final = "' found using "
+
+
+def _message_without_input(error: Mapping[str, Any]) -> str:
+    """Return pydantic's message for ``error`` without the submitted value it may quote."""
+    msg = str(error.get("msg", "Invalid value"))
+    if error.get("type") == "union_tag_invalid" and _TAG_FOUND in msg:
+        # "Input tag '<submitted>' found using 'kind' does not match any of the expected tags: ..."
+        msg = "Input tag found using " + msg.rpartition(_TAG_FOUND)[2]
+    return redact_text(msg)
 
 
 def _malformed_json() -> Problem:
