@@ -25,6 +25,8 @@ class App(AppSettings):
     """A third-party secret (no strength rules, placeholders only)."""
     api_token: str = ""
     """Declared as a plain string on purpose."""
+    api_token_header: str = "x-api-token"
+    """Names where the token travels: not a secret."""
     database_url: str = ""
     """A DSN declared as a plain string."""
     signing: SecretStr = setting(SecretStr("built-in-default-key-0123456789abcdef"), signing_key=True)
@@ -144,3 +146,11 @@ def test_entropy_estimate() -> None:
     assert entropy_bits("a" * 64) == 0
     assert entropy_bits(STRONG) > 96
     assert not is_placeholder(STRONG)
+
+
+def test_fields_naming_where_a_secret_travels_are_not_secrets() -> None:
+    """``api_token_header = "x-api-token"`` is a header name (SET-007 stays quiet); the defaults are clean."""
+    report = check_settings(App, environ={**PROD, "SIGNING": STRONG[::-1], "API_TOKEN_HEADER": "x-other-token"})
+    assert not [p for p in report.problems if p.rule_id == "HARDENING-SET-007"]
+    defaults = check_settings(HardeningSettings, environ={**PROD, "HARDENING_HOSTS__ALLOWED_HOSTS": '["a.example"]'})
+    assert "HARDENING-SET-007" not in {p.rule_id for p in defaults.problems}

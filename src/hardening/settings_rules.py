@@ -182,8 +182,19 @@ def check_secrets(settings: HardeningSettings | BaseModel) -> Iterable[Finding]:
         yield from _weak_secret(row, secret)
 
 
+_NAMES_A_CARRIER: Final = re.compile(r".*_(?:header|cookie|param|field|name|env|var|file|path)s?", re.IGNORECASE)
+"""Field names that hold where a secret travels (``api_key_header = "x-api-key"``), not the secret."""
+
+
 def _plain_field(row: FieldRow, value: Any) -> Iterator[Finding]:
-    if isinstance(value, str) and value and is_sensitive_key(row.path[-1]) and row.kind == "scalar":
+    name = row.path[-1]
+    if (
+        isinstance(value, str)
+        and value
+        and is_sensitive_key(name)
+        and not _NAMES_A_CARRIER.fullmatch(name)
+        and row.kind == "scalar"
+    ):
         yield _finding(
             "HARDENING-SET-007",
             row,
