@@ -28,9 +28,14 @@ from hardening.redaction import redact_url  # noqa: E402
 
 
 def demo_environment(environ: dict[str, str]) -> dict[str, str]:
-    """Return the variables the demo sets when they are not set already."""
+    """Return the variables the demo sets when they are not set already.
+
+    The SQLite default is only for development and test: in staging or production a
+    missing ``DATABASE_URL`` stops start-up with the settings report.
+    """
     defaults: dict[str, str] = {"HARDENING_ENVIRONMENT": "development"}
-    if not environ.get("DATABASE_URL"):
+    environment = environ.get("HARDENING_ENVIRONMENT") or defaults["HARDENING_ENVIRONMENT"]
+    if not environ.get("DATABASE_URL") and environment.strip().lower() in {"development", "dev", "local", "test"}:
         directory = Path(environ.get("AIOM_DEMO_DIR") or Path(tempfile.gettempdir()) / "aiom-demo")
         directory.mkdir(parents=True, exist_ok=True)
         defaults["DATABASE_URL"] = f"sqlite+aiosqlite:///{directory / 'aiom.sqlite3'}"

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import itertools
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.examples.aiom_server import AIOMProcess, aiom_server
+from tests.examples.aiom_server import ROOT, AIOMProcess, aiom_server, clean_environment, wait_ready
+from tests.servers import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.needs_extras]
 
@@ -183,3 +186,48 @@ def test_server_log_has_no_traceback(server: AIOMProcess, tmp_path: Path) -> Non
     assert "Traceback" not in log
     assert "hardening.access" in log  # one structured line per request, uvicorn's access log off
     assert "uvicorn.access" not in log
+
+
+def _run_demo(tmp_path: Path, env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    """Start run_demo.py as ``nox -s demo`` does; without HARDENING_ENVIRONMENT in ``env`` it picks its own."""
+    full = clean_environment({"AIOM_DEMO_DIR": str(tmp_path / "demo"), **env})
+    if "HARDENING_ENVIRONMENT" not in env:
+        del full["HARDENING_ENVIRONMENT"]
+    log = (tmp_path / "demo.log").open("wb")
+    try:
+        return subprocess.Popen(
+            [sys.executable, str(ROOT / "examples" / "aiom" / "run_demo.py"), "--port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=full,
+            cwd=tmp_path,  # the demo finds the project from its own path, not the working directory
+        )
+    finally:
+        log.close()
+
+
+def test_demo_script_serves_readyz(tmp_path: Path) -> None:
+    port = free_port()
+    process = _run_demo(tmp_path, {}, port)
+    try:
+        wait_ready(AIOMProcess(process, port, tmp_path / "demo.log"))
+        assert httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
+    finally:
+        process.terminate()
+        process.wait(15)
+    output = (tmp_path / "demo.log").read_text()
+    assert "environment : development" in output
+    assert f"curl http://127.0.0.1:{port}/readyz" in output
+    assert (tmp_path / "demo" / "aiom.sqlite3").exists()
+    assert "Traceback" not in output
+
+
+def test_demo_script_fails_fast_on_a_bad_production_configuration(tmp_path: Path) -> None:
+    secret = "redis-canary-5e6f7a8b"
+    env = {"HARDENING_ENVIRONMENT": "production", "REDIS_URL": f"redis://:{secret}@cache:6379/0"}
+    process = _run_demo(tmp_path, env, free_port())
+    assert process.wait(30) == 2
+    output = (tmp_path / "demo.log").read_text()
+    assert "DATABASE_URL" in output
+    assert secret not in output
+    assert "Traceback" not in output

@@ -149,6 +149,7 @@ def test_demo_defaults_and_banner(tmp_path: Path) -> None:
     assert env["HARDENING_ENVIRONMENT"] == "development"
     assert env["DATABASE_URL"] == f"sqlite+aiosqlite:///{tmp_path / 'aiom.sqlite3'}"
     assert demo_environment({"DATABASE_URL": "postgresql://db/aiom", "HARDENING_ENVIRONMENT": "staging"}) == {}
+    assert demo_environment({"HARDENING_ENVIRONMENT": "production"}) == {}  # no SQLite fallback there
     text = banner(
         {"HARDENING_ENVIRONMENT": "development", "DATABASE_URL": "postgresql://app:pw-canary@db/aiom",
          "REDIS_URL": "redis://:redis-canary@cache:6379/0"},
