@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -141,6 +140,8 @@ class ThreadServer:
     """Serve an ASGI app with uvicorn in a thread, on a pre-bound loopback socket."""
 
     def __init__(self, app: ASGIApp) -> None:
+        import uvicorn  # not in the minimal test environment; only tests that serve need it
+
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.bind(("127.0.0.1", 0))
         self.port: int = self.sock.getsockname()[1]
