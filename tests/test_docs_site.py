@@ -214,6 +214,7 @@ def mkdocs_available() -> bool:
     return all(importlib.util.find_spec(name) is not None for name in ("mkdocs", "material", "mkdocstrings_handlers"))
 
 
+@pytest.mark.needs_extras  # mkdocs and the docs theme come with the test group, not with tests_minimal
 def test_mkdocs_build_strict(tmp_path: Path) -> None:
     require_or_skip(mkdocs_available(), "mkdocs, mkdocs-material or mkdocstrings-python is not installed")
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
