@@ -114,7 +114,12 @@ async def _url_routes(client: Any) -> Routes:
 
 
 async def _probe(
-    ctx: ProbeContext, progress: Progress | None, *, settings: Any, layers: tuple[str, ...] | None, concurrency: int
+    ctx: ProbeContext,
+    progress: Progress | None,
+    *,
+    configuration: list[AuditFinding],
+    layers: tuple[str, ...] | None,
+    concurrency: int,
 ) -> list[AuditFinding]:
     steps: list[tuple[str, Callable[[], Awaitable[list[AuditFinding]]]]] = [
         ("security headers", lambda: probe_headers(ctx)),
@@ -137,7 +142,7 @@ async def _probe(
     findings.extend(probe_leaked_details(ctx))
     if progress is not None:
         progress(total, total, "configuration")
-    findings.extend(check_settings_findings(settings))
+    findings.extend(configuration)
     findings.extend(stack_findings(layers))
     return findings
 
@@ -164,6 +169,7 @@ async def run_audit(
     if isinstance(target, str) and not target.startswith(("http://", "https://")):
         name = name or target
         target = load_app(target)
+    configuration = check_settings_findings(settings)
     host, origin = _host_and_origin(settings, host, origin)
     notes: list[str] = []
     ctx_args: dict[str, Any] = {
@@ -183,7 +189,9 @@ async def run_audit(
             if ctx.baseline.status is None:
                 msg = f"{redact_url(base_url)} did not answer GET {path} ({ctx.baseline.reason})"
                 raise TargetUnreachableError(msg)
-            findings = await _probe(ctx, progress, settings=settings, layers=None, concurrency=_URL_CONCURRENCY)
+            findings = await _probe(
+                ctx, progress, configuration=configuration, layers=None, concurrency=_URL_CONCURRENCY
+            )
         return AuditReport(
             redact_url(target), "url", redact_url(base_url), _now(), tuple(findings), None, tuple(notes), __version__
         )
@@ -198,7 +206,7 @@ async def run_audit(
         async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
             ctx = ProbeContext(Prober(client, timeout=request_timeout), base_url, routes=find_routes(app), **ctx_args)
             ctx.baseline = await ctx.get("GET", path)
-            findings = await _probe(ctx, progress, settings=settings, layers=layers, concurrency=1)
+            findings = await _probe(ctx, progress, configuration=configuration, layers=layers, concurrency=1)
     label = name or _label(app)
     return AuditReport(label, "in-process", base_url, _now(), tuple(findings), layers, tuple(notes), __version__)
 
