@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import nox
@@ -87,6 +88,9 @@ def demo(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Run the benchmarks in bench/ and print the tables (they report, they never gate)."""
     session.install("-e", ".[all]", *_group("bench"))
+    if shutil.which("wrk") is None and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        # wrk is the load generator of the uvicorn part; without it a Python client is used.
+        session.run("apt-get", "install", "-y", "-qq", "wrk", external=True, success_codes=[0, 100])
     runner = ROOT / "bench" / "run.py"
     if not runner.exists():
         session.log("Benchmarks are not available yet (bench/run.py does not exist).")

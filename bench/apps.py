@@ -124,7 +124,7 @@ def peer_secure(app: ASGIApp) -> ASGIApp:
     from secure import Secure
     from secure.middleware.asgi import SecureASGIMiddleware
 
-    return SecureASGIMiddleware(app, secure=Secure.with_default_headers())
+    return SecureASGIMiddleware(app, secure=Secure.with_default_headers())  # type: ignore[return-value]
 
 
 def peer_correlation_id(app: ASGIApp) -> ASGIApp:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import time
 from typing import Any
@@ -84,13 +85,17 @@ async def main(probes: int) -> list[dict[str, Any]]:
         await _storm("cold cache, one check hangs past its 200 ms timeout", probes, hang=True),
     ]
     for report in reports:
-        print(f"\n{report.pop('scenario')}")
+        print(f"\n{report['scenario']}")
         for key, value in report.items():
-            print(f"  {key:<11} {value}")
+            if key != "scenario":
+                print(f"  {key:<11} {value}")
     return reports
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--probes", type=int, default=1000)
-    asyncio.run(main(parser.parse_args().probes))
+    parser.add_argument("--quick", action="store_true", help="200 probes (smoke run)")
+    args = parser.parse_args()
+    results = asyncio.run(main(200 if args.quick else args.probes))
+    print(json.dumps({"scenarios": results}))  # last line: read by bench/run.py

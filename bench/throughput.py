@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -23,23 +24,24 @@ ROOT = Path(__file__).resolve().parent.parent
 PATH = "/items/42"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-def _wait(port: int, proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
+def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    """Wait until ``proc`` accepts connections on ``port`` (raises if it exits or times out)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError("uvicorn exited early")
+            raise RuntimeError(f"the server on port {port} exited early")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             return
         except OSError:
             time.sleep(0.05)
-    raise RuntimeError("uvicorn did not start")
+    raise RuntimeError(f"the server did not listen on port {port}")
 
 
 def _wrk(port: int, seconds: int, connections: int) -> float:
@@ -95,31 +97,65 @@ def _load(port: int, seconds: int, connections: int) -> tuple[float, str]:
     return float(out.stdout.strip().splitlines()[-1]), "python asyncio client"
 
 
-def measure(app_name: str, *, seconds: int, connections: int) -> tuple[float, str]:
-    port = _free_port()
+def _serve(app_name: str) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
     env = {**os.environ, "BENCH_APP": app_name, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "bench.apps:make_app", "--factory", "--host", "127.0.0.1",
          "--port", str(port), "--no-access-log", "--log-level", "warning"],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        _wait(port, proc)
-        _load(port, 1, connections)  # warm-up
-        return _load(port, seconds, connections)
-    finally:
-        proc.terminate()
+        wait_for_port(port, proc)
+    except BaseException:
+        proc.kill()
         proc.wait(10)
+        raise
+    return proc, port
 
 
-def run(*, seconds: int = 5, connections: int = 32) -> list[dict[str, Any]]:
-    names = ["bare starlette", "hardening: full stack", "peer: stack of the four"]
+APPS: tuple[str, ...] = (
+    "bare starlette",
+    "hardening: full stack",
+    "hardening: full stack, JSON log lines",
+    "peer: stack of the four",
+)
+"""The apps served by uvicorn, bare first."""
+
+
+def run(*, seconds: int = 5, connections: int = 32, rounds: int = 3) -> list[dict[str, Any]]:
+    """Serve every app at once (one uvicorn process each) and load them in turn.
+
+    The rounds are interleaved (every app once, then again) and each app's figure is
+    its best round, so that load from elsewhere on the machine does not decide which
+    app looks faster. Servers are ended when done, whatever happens.
+    """
+    servers: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
+    samples: dict[str, list[float]] = {name: [] for name in APPS}
+    tool = "wrk" if shutil.which("wrk") else "python asyncio client"
+    try:
+        for name in APPS:
+            servers[name] = _serve(name)
+            _load(servers[name][1], 1, connections)  # warm-up; proves it answers 200
+        for _ in range(rounds):
+            for name in APPS:
+                rps, tool = _load(servers[name][1], seconds, connections)
+                samples[name].append(rps)
+    finally:
+        for proc, _ in servers.values():
+            proc.terminate()
+        for proc, _ in servers.values():
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    bare_rps = max(samples[APPS[0]])
     rows: list[dict[str, Any]] = []
-    bare_rps: float | None = None
-    for name in names:
-        rps, tool = measure(name, seconds=seconds, connections=connections)
-        bare_rps = bare_rps or rps
+    for name in APPS:
+        rps = max(samples[name])
         rows.append({"app": name, "requests_per_second": round(rps), "relative_to_bare": round(rps / bare_rps, 3),
-                     "load_generator": tool, "connections": connections, "seconds": seconds})  # fmt: skip
-        print(f"  {name:<32} {rps:9.0f} req/s  {rps / bare_rps:6.1%} of bare  ({tool})", flush=True)
+                     "median_requests_per_second": round(statistics.median(samples[name])),
+                     "load_generator": tool, "connections": connections, "seconds": seconds,
+                     "rounds": rounds})  # fmt: skip
+        print(f"  {name:<40} {rps:9.0f} req/s  {rps / bare_rps:6.1%} of bare  ({tool})", flush=True)
     return rows

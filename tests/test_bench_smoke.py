@@ -1,0 +1,63 @@
+"""The benchmark harness runs: every app answers 200 through the in-process driver.
+
+Benchmarks report and never gate, so nothing here looks at a timing: a tiny run only
+proves that each app (every layer alone, the full stack, the peers) can be built and
+answers the benchmark request, which is what makes the published comparison meaningful.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+pytestmark = pytest.mark.needs_extras  # the peers (slowapi, secure, ...) and limits
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def inprocess() -> Iterator[ModuleType]:
+    pytest.importorskip("slowapi")
+    pytest.importorskip("asgi_correlation_id")
+    sys.path.insert(0, str(ROOT))
+    try:
+        from bench import inprocess as module
+
+        yield module
+    finally:
+        sys.path.remove(str(ROOT))
+
+
+def test_every_benchmarked_app_answers_the_benchmark_request(inprocess: ModuleType) -> None:
+    from bench.apps import LAYER_OVERRIDES, apps
+
+    rows = inprocess.run(n=3, rounds=1)
+
+    assert [row for row in rows if "error" in row] == []
+    names = [row["app"] for row in rows]
+    assert names == list(apps())
+    assert {f"hardening: {layer}" for layer in LAYER_OVERRIDES} <= set(names)
+    assert {"hardening: full stack", "peer: stack of the four"} <= set(names)
+    assert all(row["us_per_request"] > 0 for row in rows)
+
+
+def test_full_stack_is_a_production_configuration() -> None:
+    sys.path.insert(0, str(ROOT))
+    try:
+        from bench.apps import LAYER_OVERRIDES, hardening_settings
+    finally:
+        sys.path.remove(str(ROOT))
+    from hardening import LAYER_ORDER
+
+    settings = hardening_settings()
+    assert settings.environment == "production"
+    assert set(LAYER_OVERRIDES) <= set(LAYER_ORDER)
+    for layer in ("request_id", "access_log", "errors", "headers", "hosts", "cors", "body_limit", "rate_limit"):
+        assert getattr(settings, layer).enabled, layer
+    assert settings.rate_limit.storage_uri.get_secret_value() == "async+memory://"
+    alone = hardening_settings("cors")
+    assert [name for name in LAYER_ORDER if getattr(alone, name).enabled] == ["cors"]
