@@ -12,7 +12,6 @@ The page server is reached two ways: ``http://127.0.0.1:PAGE`` is an allowed ori
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,21 +21,12 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
+from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.examples.aiom_server import AIOMProcess, ThreadServer, aiom_server
 from tests.servers import require_or_skip
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.needs_extras]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 AI_LIMIT = 2
 XSS_TITLE = '<img src=x onerror="window.__xss = true">Restock'
 
@@ -63,10 +53,10 @@ def api(page_server: ThreadServer, tmp_path_factory: pytest.TempPathFactory) -> 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    require_or_skip(os.path.exists(CHROMIUM), f"Chromium is not installed at {CHROMIUM} (apt-get install -y chromium)")
+    require_or_skip(CHROMIUM.exists(), f"Chromium is not installed at {CHROMIUM} (apt-get install -y chromium)")
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS), headless=True)
         yield chromium
         chromium.close()
 
