@@ -266,6 +266,19 @@ def test_custom_validator_message_is_scrubbed_of_the_value() -> None:
     assert "tok-canary-55" not in text
 
 
+def test_model_validator_message_keeps_field_names_and_points_at_the_fields() -> None:
+    """A cross-field error keeps 'health.token' readable, hides the value, and does not ask for a JSON object."""
+    env = {**DEV, "HARDENING_HEALTH__DETAILS": "token", "HARDENING_HEALTH__SERVICE_ID": "svc-canary-81"}
+    report = check_settings(HardeningSettings, environ=env)
+    [problem] = [p for p in report.problems if p.kind == "invalid"]
+    assert problem.setting == "health"
+    assert "health.details is <value> but health.token is empty" in problem.message
+    assert "HARDENING_HEALTH__TOKEN" in problem.message
+    assert problem.expected == ""
+    assert problem.hint == "Fix the health.* settings the message names."
+    assert "svc-canary-81" not in report.to_json()
+
+
 def test_report_json_round_trips() -> None:
     report = check_settings(Service, environ={"PORT": "x"})
     data = json.loads(report.to_json())

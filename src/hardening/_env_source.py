@@ -21,6 +21,7 @@ import contextvars
 import difflib
 import json
 import os
+import re
 import types
 import typing
 from collections.abc import Iterator, Mapping, Sequence
@@ -614,6 +615,8 @@ def validation_problems(cls: type[BaseModel], exc: ValidationError, ctx: LoadCon
             )
             continue
         message = _safe_message(error, secret=bool(row and (row.secret or is_sensitive_key(row.path[-1]))))
+        across_fields = row is not None and row.kind == "model" and error["type"] in _SAFE_TYPES_WITH_CUSTOM_MSG
+        hint = f"Fix the {full}.* settings the message names." if across_fields else _hint(error.get("input"), env)
         problems.append(
             SettingsProblem(
                 kind="invalid",
@@ -621,8 +624,9 @@ def validation_problems(cls: type[BaseModel], exc: ValidationError, ctx: LoadCon
                 env_var=env,
                 setting=full,
                 message=message,
-                expected=expected_for(row) if row else "",
-                hint=_hint(error.get("input"), env),
+                # a model validator's error is about its fields together, not one JSON object
+                expected="" if across_fields else (expected_for(row) if row else ""),
+                hint=hint,
                 description=row.description if row else "",
                 source=source,
             )
@@ -639,9 +643,11 @@ def _safe_message(error: Any, *, secret: bool) -> str:
         if isinstance(cause, SafeValueError):
             return redact_text(msg.removeprefix("Value error, "))
         return "was rejected by the field's validator"
-    for item in _strings(error.get("input")):
+    for item in sorted(set(_strings(error.get("input"))), key=len, reverse=True):
         if len(item) >= 3:
-            msg = msg.replace(repr(item), "<value>").replace(item, "<value>")
+            msg = msg.replace(repr(item), "<value>")
+            # bare: not inside a longer word or a dotted name ('health.token' stays readable)
+            msg = re.sub(rf"(?<![\w.]){re.escape(item)}(?!\w)", "<value>", msg)
     return redact_text(msg)
 
 
