@@ -468,6 +468,7 @@ def test_timeouts_off_send_no_options() -> None:
     assert "server_settings" not in config.asyncpg_pool_kwargs()
 
 
+@pytest.mark.needs_extras
 def test_pgbouncer_mode_emits_nullpool_and_no_startup_parameters() -> None:
     from sqlalchemy.pool import NullPool
 
@@ -512,6 +513,7 @@ def test_asyncpg_pool_kwargs() -> None:
     }
 
 
+@pytest.mark.needs_extras
 def test_psycopg_pool_kwargs() -> None:
     from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
@@ -547,6 +549,7 @@ def test_configuring_imports_no_driver() -> None:
 # --------------------------------------------------------------------------- stats
 
 
+@pytest.mark.needs_extras
 def test_pool_stats_on_a_sqlalchemy_queue_pool() -> None:
     from sqlalchemy import create_engine
     from sqlalchemy.pool import QueuePool

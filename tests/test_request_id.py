@@ -201,6 +201,7 @@ async def test_r4_bare_app_exception_gets_problem_500_with_id() -> None:
     assert "handler failed" not in response.text
 
 
+@pytest.mark.needs_extras  # harden() defaults need hardening[headers,ratelimit]
 @pytest.mark.anyio
 async def test_r4_through_harden_with_error_guard() -> None:
     from hardening import harden

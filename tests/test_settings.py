@@ -346,6 +346,7 @@ def test_clean_report_text() -> None:
     assert "no problems found" in report.text()
 
 
+@pytest.mark.needs_extras  # harden() defaults need hardening[headers,ratelimit]
 def test_harden_without_settings_loads_them_and_fails_fast(monkeypatch: pytest.MonkeyPatch) -> None:
     from hardening import harden
 

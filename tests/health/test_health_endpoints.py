@@ -394,6 +394,7 @@ def test_production_rules() -> None:
     assert ids(off) == {"HARDENING-HEALTH-001"}
 
 
+@pytest.mark.needs_extras  # harden() defaults need hardening[headers,ratelimit]
 async def test_harden_mounts_health_before_host_checks() -> None:
     from hardening import harden
 

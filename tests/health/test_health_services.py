@@ -6,23 +6,29 @@ import asyncio
 import time
 from typing import Any
 
-import asyncpg
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from hardening.health import (
+from tests.extras import import_extra
+
+import_extra("asyncpg", "hardening[health]")
+import_extra("sqlalchemy", "hardening[sqlalchemy]")
+
+import asyncpg  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine  # noqa: E402
+
+from hardening.health import (  # noqa: E402
     AsyncpgPoolCheck,
     HealthRegistry,
     PostgresCheck,
     RedisCheck,
     SQLAlchemyCheck,
 )
-from tests.health.helpers import body_of, client, make
-from tests.health.schema import validate_health_json
-from tests.servers import PostgresServer, RedisServer, free_port
+from tests.health.helpers import body_of, client, make  # noqa: E402
+from tests.health.schema import validate_health_json  # noqa: E402
+from tests.servers import PostgresServer, RedisServer, free_port  # noqa: E402
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.needs_extras]
 
 DEADLINE = 0.8
 MARGIN = 1.0
