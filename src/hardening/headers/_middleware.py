@@ -133,6 +133,14 @@ class SecurityHeadersMiddleware:
         reporting = config.reporting
         self._receiver_path = reporting.receiver_path if reporting.receiver else None
         self._receiver = ReportReceiver(reporting) if reporting.receiver else None
+        # What the common response gets (the app set none of our headers, no nonce), per
+        # profile (``None``: a 304) and scheme: computed once, appended in one go.
+        self._tails: dict[tuple[ProfileName | None, bool], tuple[tuple[bytes, bytes], ...]] = {
+            (kind, secure): tuple(self._decorate([], set(), kind, secure, None))
+            for kind in (None, *self._profiles)
+            if kind is None or not self._profiles[kind].uses_nonce
+            for secure in (True, False)
+        }
 
     def _path_profile(self, scope: Scope) -> ProfileName | None:
         path: str = scope.get("path", "")
@@ -203,13 +211,29 @@ class SecurityHeadersMiddleware:
                 content_type = value
             headers.append((name, value))
         secure = self._is_secure(scope)
-        if message["status"] != 304:
-            kind = forced or _classify(content_type)
+        kind = None if message["status"] == 304 else forced or _classify(content_type)
+        tail = None if seen else self._tails.get((kind, secure))
+        if tail is not None:  # the common case: the app set none of ours, no nonce
+            headers.extend(tail)
+        else:
+            headers = self._decorate(headers, seen, kind, secure, nonce)
+        message["headers"] = headers
+
+    def _decorate(
+        self,
+        headers: list[tuple[bytes, bytes]],
+        seen: set[bytes],
+        kind: ProfileName | None,
+        secure: bool,
+        nonce: bytes | None,
+    ) -> list[tuple[bytes, bytes]]:
+        """Add the headers of profile ``kind`` (``None``: a 304, which gets HSTS only)."""
+        if kind is not None:
             profile = self._profiles[kind]
             if seen:
                 for name, value in profile.static:
                     self._put(headers, seen, name, value)
-            else:  # the common case: the app set none of them, no per-header checks needed
+            else:
                 headers.extend(profile.static)
                 seen.update(self._static_names[kind])
             nonce_sent = False
@@ -225,7 +249,7 @@ class SecurityHeadersMiddleware:
                 self._put(headers, seen, _CACHE, profile.cache_control)
         if secure and self._hsts is not None:
             self._put(headers, seen, _HSTS, self._hsts)
-        message["headers"] = headers
+        return headers
 
     def _put(self, headers: list[tuple[bytes, bytes]], seen: set[bytes], name: bytes, value: bytes) -> None:
         if name in seen:
