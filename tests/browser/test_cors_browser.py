@@ -22,21 +22,14 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
+from tests.browser.chromium import CHROMIUM as CHROMIUM_PATH
+from tests.browser.chromium import CHROMIUM_ARGS
 
 from hardening import CORSConfig, HardeningSettings, TrustedHostConfig, harden
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+CHROMIUM = str(CHROMIUM_PATH)
 
 
 def _need_chromium() -> None:

@@ -193,7 +193,7 @@ def test_missing_driver_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None
     for name in ("sqlalchemy", "sqlalchemy.ext.asyncio", "sqlalchemy.pool"):
         monkeypatch.setitem(sys.modules, name, None)  # as if not installed
     check = SQLAlchemyCheck(object())  # type: ignore[arg-type]
-    with pytest.raises(MissingDependencyError, match=r"hardening\[health\]"):
+    with pytest.raises(MissingDependencyError, match=r"hardening\[sqlalchemy\]"):
         asyncio.run(check())
 
 

@@ -73,8 +73,8 @@ class SQLAlchemyCheck:
 
     def _probe_engine(self) -> AsyncEngine:
         if self._probe is None:
-            asyncio_ext = require("sqlalchemy.ext.asyncio", extra="health", feature="the SQLAlchemy health check")
-            pool_module = require("sqlalchemy.pool", extra="health", feature="the SQLAlchemy health check")
+            asyncio_ext = require("sqlalchemy.ext.asyncio", extra="sqlalchemy", feature="the SQLAlchemy health check")
+            pool_module = require("sqlalchemy.pool", extra="sqlalchemy", feature="the SQLAlchemy health check")
             sync_pool = self.engine.sync_engine.pool
             creator = getattr(sync_pool, "_creator", None)
             if creator is not None:
@@ -86,7 +86,7 @@ class SQLAlchemyCheck:
 
     async def __call__(self) -> CheckResult:
         """Run the check (see the class docs)."""
-        sql = require("sqlalchemy", extra="health", feature="the SQLAlchemy health check")
+        sql = require("sqlalchemy", extra="sqlalchemy", feature="the SQLAlchemy health check")
         usage = self._usage()
         saturated = usage is not None and _saturated(usage)
         pool = self.engine.sync_engine.pool
@@ -199,7 +199,7 @@ class PostgresCheck:
         try:
             asyncpg = require("asyncpg", extra="health", feature="the PostgreSQL health check")
         except ImportError:
-            psycopg = require("psycopg", extra="health", feature="the PostgreSQL health check")
+            psycopg = require("psycopg", extra="psycopg", feature="the PostgreSQL health check")
             aconn = await psycopg.AsyncConnection.connect(
                 self._dsn, connect_timeout=max(1, round(self.connect_timeout))
             )
