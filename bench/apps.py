@@ -111,6 +111,29 @@ def hardened(only: str | None = None) -> ASGIApp:
     return harden(bare(), hardening_settings(only))
 
 
+WITHOUT = "hardening: full stack without "
+"""Name prefix of the full stack less one layer: the difference is that layer's cost in place."""
+
+
+def hardened_without(layer: str) -> ASGIApp:
+    """The full stack with ``layer`` turned off."""
+    from hardening import harden
+
+    settings = hardening_settings()
+    config = getattr(settings, layer)
+    settings = settings.model_copy(update={layer: config.model_copy(update={"enabled": False})})
+    _quiet_access_log()
+    return harden(bare(), settings)
+
+
+def full_stack_layers() -> list[str]:
+    """The layers the full stack runs, outermost first."""
+    from hardening import LAYER_ORDER
+
+    settings = hardening_settings()
+    return [name for name in LAYER_ORDER if getattr(settings, name).enabled]
+
+
 # ----------------------------------------------------------------------------- peers
 
 
@@ -159,8 +182,8 @@ def peer_stack() -> ASGIApp:
     return peer_cors(app)
 
 
-def apps() -> dict[str, Callable[[], ASGIApp]]:
-    """Every benchmarked app by name, bare first."""
+def apps(*, marginal: bool = True) -> dict[str, Callable[[], ASGIApp]]:
+    """Every benchmarked app by name, bare first (``marginal``: with the full stack less each layer)."""
     from hardening import LAYER_ORDER
 
     table: dict[str, Callable[[], ASGIApp]] = {"bare starlette": bare}
@@ -169,6 +192,9 @@ def apps() -> dict[str, Callable[[], ASGIApp]]:
             table[f"hardening: {name}"] = lambda name=name: hardened(name)  # type: ignore[misc]
     table["hardening: full stack"] = hardened
     table[JSON_LOG_APP] = hardened
+    if marginal:
+        for name in full_stack_layers():
+            table[WITHOUT + name] = lambda name=name: hardened_without(name)  # type: ignore[misc]
     table["peer: starlette CORS"] = lambda: peer_cors(bare())
     table["peer: secure"] = lambda: peer_secure(bare())
     table["peer: asgi-correlation-id"] = lambda: peer_correlation_id(bare())
