@@ -298,11 +298,16 @@ def merge_vary(headers: list[tuple[bytes, bytes]], names: Iterable[str]) -> list
     return others
 
 
+_ADDED_CACHE_SIZE: Final = 1024
+"""How many allowed origins' response headers a policy keeps (regex policies allow many)."""
+
+
 class _Compiled:
     """A :class:`CORSPolicy` turned into what the request path needs."""
 
     __slots__ = (
         "active",
+        "allowed_cache",
         "any_header",
         "any_method",
         "credentials",
@@ -313,6 +318,7 @@ class _Compiled:
         "max_age",
         "methods",
         "methods_value",
+        "not_allowed",
         "pna",
         "vary_origin",
         "wildcard",
@@ -342,9 +348,38 @@ class _Compiled:
         self.expose = ", ".join(policy.expose_headers).encode() if policy.expose_headers else b""
         self.max_age = str(policy.max_age).encode()
         self.pna = policy.allow_private_network
+        # Without an allowed origin only a wildcard policy adds anything.
+        wildcard_pairs = [(b"access-control-allow-origin", b"*")]
+        if self.expose:
+            wildcard_pairs.append((b"access-control-expose-headers", self.expose))
+        self.not_allowed: tuple[tuple[bytes, bytes], ...] = tuple(wildcard_pairs) if self.wildcard else ()
+        self.allowed_cache: dict[str, tuple[tuple[bytes, bytes], ...]] = {}
 
     def allows(self, origin: str) -> bool:
         return self.wildcard or self.matcher.matches(origin)
+
+    def added_headers(self, origin: str | None) -> tuple[tuple[bytes, bytes], ...]:
+        """Return the CORS headers an actual (non-preflight) response gets for ``origin``.
+
+        The answers for allowed origins are kept (at most :data:`_ADDED_CACHE_SIZE`), as
+        is the one for every other request, so most requests build nothing.
+        """
+        if origin is None:
+            return self.not_allowed
+        added = self.allowed_cache.get(origin)
+        if added is not None:
+            return added
+        if not (self.active and self.allows(origin)):
+            return self.not_allowed
+        pairs = [(b"access-control-allow-origin", b"*" if self.wildcard else origin.encode())]
+        if self.credentials:
+            pairs.append((b"access-control-allow-credentials", b"true"))
+        if self.expose:
+            pairs.append((b"access-control-expose-headers", self.expose))
+        added = tuple(pairs)
+        if len(self.allowed_cache) < _ADDED_CACHE_SIZE:
+            self.allowed_cache[origin] = added
+        return added
 
 
 class CORSMiddleware:
@@ -393,22 +428,7 @@ class CORSMiddleware:
         if scope["method"] == "OPTIONS" and origin is not None and request_method is not None:
             await self._preflight(scope, send, policy, origin, request_method)
             return
-        await self._actual(scope, receive, send, policy, origin)
-
-    async def _actual(self, scope: Scope, receive: Receive, send: Send, policy: _Compiled, origin: str | None) -> None:
-        allowed = origin is not None and policy.active and policy.allows(origin)
-        added: list[tuple[bytes, bytes]] = []
-        if allowed:
-            assert origin is not None  # noqa: S101 - narrowed by ``allowed``
-            added.append((b"access-control-allow-origin", b"*" if policy.wildcard else origin.encode()))
-            if policy.credentials:
-                added.append((b"access-control-allow-credentials", b"true"))
-            if policy.expose:
-                added.append((b"access-control-expose-headers", policy.expose))
-        elif policy.wildcard:
-            added.append((b"access-control-allow-origin", b"*"))
-            if policy.expose:
-                added.append((b"access-control-expose-headers", policy.expose))
+        added = policy.added_headers(origin)
 
         async def wrapped(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -423,7 +443,7 @@ class CORSMiddleware:
             add_error_response_editor(scope, lambda message: self._edit(message, policy, added))
             raise
 
-    def _edit(self, message: Message, policy: _Compiled, added: list[tuple[bytes, bytes]]) -> None:
+    def _edit(self, message: Message, policy: _Compiled, added: tuple[tuple[bytes, bytes], ...]) -> None:
         """Replace the app's ``Access-Control-*`` headers with ours; add ``Vary: Origin``."""
         kept: list[tuple[bytes, bytes]] = []
         replaced = has_vary = False
