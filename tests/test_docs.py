@@ -13,6 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.extras import import_extra
+
+import_extra("secure", "hardening[headers]")
+import_extra("limits", "hardening[ratelimit]")
+import_extra("structlog", "hardening[logging]")
+
+pytestmark = pytest.mark.needs_extras
+
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 FENCE = re.compile(
     r"(?P<marker><!--\s*not-runnable:\s*(?P<reason>[^>]*?)\s*-->\s*\n)?"
@@ -48,11 +56,7 @@ def test_docs_python_snippets_run(page: Path) -> None:
         if reason is not None:
             assert reason.strip(), f"{page}:{line}: a not-runnable marker needs a reason"
             continue
-        try:
-            exec(compile(code, f"{page.relative_to(DOCS)}:{line}", "exec", dont_inherit=True), namespace)  # noqa: S102
-        except ModuleNotFoundError as exc:  # pragma: no cover - tests_minimal has no extras
-            pytest.importorskip(exc.name or "unknown")
-            raise
+        exec(compile(code, f"{page.relative_to(DOCS)}:{line}", "exec", dont_inherit=True), namespace)  # noqa: S102
 
 
 def test_docs_have_snippets_checked() -> None:

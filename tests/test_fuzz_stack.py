@@ -30,6 +30,12 @@ from hardening.problems import PROBLEM_CONTENT_TYPE
 from hardening.ratelimit import RateLimitConfig
 from hardening.validation import install_problem_handlers, validate
 from tests.asgi_call import Result, call, http_scope
+from tests.extras import import_extra
+
+import_extra("secure", "hardening[headers]")
+import_extra("limits", "hardening[ratelimit]")
+
+pytestmark = pytest.mark.needs_extras
 
 BODY_LIMIT = 512
 BOOM = "/boom"

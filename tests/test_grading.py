@@ -135,6 +135,7 @@ def test_redirection_and_sri_when_inputs_are_given() -> None:
 
 
 @pytest.mark.anyio
+@pytest.mark.needs_extras
 async def test_hardened_json_response_reaches_a_plus_including_the_cors_probe() -> None:
     async def view(request: Request) -> Response:
         return JSONResponse({"ok": True})

@@ -19,8 +19,11 @@ from hardening.csp import csp_nonce
 from hardening.errors import ConfigurationError
 from hardening.headers import SecurityHeadersConfig, SecurityHeadersMiddleware
 from hardening.testing import assert_hardened, grade_headers
+from tests.extras import import_extra
 
-pytestmark = pytest.mark.anyio
+import_extra("secure", "hardening[headers]")
+
+pytestmark = [pytest.mark.anyio, pytest.mark.needs_extras]
 
 NONCE_RE = re.compile(r"'nonce-([A-Za-z0-9_-]+)'")
 

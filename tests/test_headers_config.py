@@ -23,6 +23,11 @@ from hardening.checks import run_checks
 from hardening.errors import MissingDependencyError
 from hardening.headers import LEAKY_HEADERS, SecurityHeadersConfig, SecurityHeadersMiddleware
 from hardening.headers._config import MANAGED_HEADERS
+from tests.extras import import_extra
+
+import_extra("secure", "hardening[headers]")
+
+pytestmark = pytest.mark.needs_extras
 
 
 def test_defaults_are_on() -> None:

@@ -19,8 +19,12 @@ from starlette.routing import Route
 from hardening import HardeningSettings, harden
 from hardening.bodylimit import BodyLimitConfig
 from hardening.cors import CORSConfig
+from tests.extras import import_extra
 
-pytestmark = pytest.mark.anyio
+import_extra("secure", "hardening[headers]")
+import_extra("limits", "hardening[ratelimit]")
+
+pytestmark = [pytest.mark.anyio, pytest.mark.needs_extras]
 
 APP = "https://app.example.com"
 ran: list[str] = []

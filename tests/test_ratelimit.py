@@ -32,8 +32,11 @@ from hardening.ratelimit import (
 )
 from hardening.ratelimit.stores import Limit, Strategy
 from hardening.settings import HardeningSettings
+from tests.extras import import_extra
 
-pytestmark = pytest.mark.anyio
+import_extra("limits", "hardening[ratelimit]")
+
+pytestmark = [pytest.mark.anyio, pytest.mark.needs_extras]
 
 CANARY = "s3cr3t-canary-pw"
 
