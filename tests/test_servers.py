@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
 from tests.servers import PostgresServer, RedisServer
@@ -52,15 +50,20 @@ async def test_postgres_fixture_starts_a_real_server(postgres_server: PostgresSe
 
 
 @pytest.mark.postgres
-def test_postgres_fixture_can_restart(postgres_server: PostgresServer) -> None:
+@pytest.mark.anyio
+async def test_postgres_fixture_can_restart(postgres_server: PostgresServer) -> None:
     """Stopping and starting keeps the same port, and the server answers again."""
-    postgres_server.stop()
-    postgres_server.start()
-    psql = postgres_server.bindir / "psql"
-    if not psql.exists():
-        pytest.skip("psql not shipped with these binaries")  # the asyncpg test above covers the server
-    out = subprocess.run(
-        [str(psql), postgres_server.url, "-tAc", "SELECT 1"], capture_output=True, text=True, check=True
-    )
+    import asyncpg
 
-    assert out.stdout.strip() == "1"
+    port = postgres_server.port
+    postgres_server.stop()
+    with pytest.raises(ConnectionRefusedError):
+        await asyncpg.connect(postgres_server.url, timeout=2)
+    postgres_server.start()
+    conn = await asyncpg.connect(postgres_server.url)
+    try:
+        assert await conn.fetchval("SELECT 1") == 1
+    finally:
+        await conn.close()
+
+    assert postgres_server.port == port
