@@ -247,3 +247,17 @@ def test_cookie_line_redaction_is_idempotent() -> None:
     once = redact_text("Cookie: a=1; b=2")
     assert once == "Cookie: [REDACTED]"
     assert redact_text(once) == once
+
+
+def test_pairs_inside_a_quoted_value_are_redacted() -> None:
+    """A JSON string value that itself holds key=value pairs is searched too."""
+    assert redact_text('{"error":"password=hunter2x"}') == '{"error":"password=[REDACTED]"}'
+    assert "s3cr3tvalue" not in redact_text("{'detail': 'api_key: s3cr3tvalue'}")
+
+
+def test_cors_header_names_are_not_secrets() -> None:
+    """Access-Control-Allow-Credentials holds 'true', not a credential: it stays readable."""
+    headers = {"access-control-allow-credentials": "true", "Access-Control-Allow-Headers": "Authorization"}
+
+    assert redact(headers) == headers
+    assert redact({"authorization": "Bearer abc"}) == {"authorization": REDACTED}

@@ -55,9 +55,11 @@ So ``db_password``, ``X-Api-Key``, ``accessToken`` and ``client.secret`` all mat
 
 _NOT_SENSITIVE: Final = re.compile(
     r"(?:max|min|prompt|completion|total|input|output|num|cached|reasoning|used|remaining)tokens?"
-    r"|tokens?(?:count|used|usage|limit|total|remaining|persecond)",
+    r"|tokens?(?:count|used|usage|limit|total|remaining|persecond)"
+    r"|accesscontrol(?:allow|expose|request)\w*",
 )
-"""Keys that contain a sensitive word but hold counts (LLM token usage, mostly)."""
+"""Keys that contain a sensitive word but hold no secret: counts (LLM token usage,
+mostly) and CORS headers such as ``Access-Control-Allow-Credentials``."""
 
 _MIN_SECRET_LENGTH: Final = 4
 _MAX_DEPTH: Final = 32
@@ -162,6 +164,11 @@ def _mask_query(match: re.Match[str]) -> str:
 
 def _mask_pair(match: re.Match[str]) -> str:
     if not is_sensitive_key(match.group("key")):
+        value = match.group("value")
+        if len(value) > 2 and value[0] in ("'", '"') and ("=" in value or ":" in value):
+            # A quoted value can itself hold pairs: {"error": "password=x"}.
+            inner = _KEY_VALUE.sub(_mask_pair, value[1:-1])
+            return f"{match.group('key')}{match.group('sep')}{value[0]}{inner}{value[-1]}"
         return match.group(0)
     value = match.group("value")
     quote_char = value[0] if value[:1] in ("'", '"') else ""
