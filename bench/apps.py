@@ -111,10 +111,6 @@ def hardened(only: str | None = None) -> ASGIApp:
     return harden(bare(), hardening_settings(only))
 
 
-WITHOUT = "hardening: full stack without "
-"""Name prefix of the full stack less one layer: the difference is that layer's cost in place."""
-
-
 def hardened_without(layer: str) -> ASGIApp:
     """The full stack with ``layer`` turned off."""
     from hardening import harden
@@ -182,8 +178,8 @@ def peer_stack() -> ASGIApp:
     return peer_cors(app)
 
 
-def apps(*, marginal: bool = True) -> dict[str, Callable[[], ASGIApp]]:
-    """Every benchmarked app by name, bare first (``marginal``: with the full stack less each layer)."""
+def apps() -> dict[str, Callable[[], ASGIApp]]:
+    """Every benchmarked app by name, bare first."""
     from hardening import LAYER_ORDER
 
     table: dict[str, Callable[[], ASGIApp]] = {"bare starlette": bare}
@@ -192,9 +188,6 @@ def apps(*, marginal: bool = True) -> dict[str, Callable[[], ASGIApp]]:
             table[f"hardening: {name}"] = lambda name=name: hardened(name)  # type: ignore[misc]
     table["hardening: full stack"] = hardened
     table[JSON_LOG_APP] = hardened
-    if marginal:
-        for name in full_stack_layers():
-            table[WITHOUT + name] = lambda name=name: hardened_without(name)  # type: ignore[misc]
     table["peer: starlette CORS"] = lambda: peer_cors(bare())
     table["peer: secure"] = lambda: peer_secure(bare())
     table["peer: asgi-correlation-id"] = lambda: peer_correlation_id(bare())

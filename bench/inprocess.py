@@ -10,7 +10,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message
 
-from bench.apps import HOST, ORIGIN, apps, prepare
+from bench.apps import HOST, ORIGIN, apps, full_stack_layers, hardened, hardened_without, prepare
 
 HEADERS = [
     (b"host", HOST.encode()),
@@ -104,3 +104,36 @@ def run(*, n: int = 2000, rounds: int = 15) -> list[dict[str, Any]]:
             print(f"  {row['app']:<40} {row['us_per_request']:8.2f} us  +{row['overhead_us']:7.2f}  "
                   f"x{row['ratio_to_bare']:5.2f}", flush=True)  # fmt: skip
     return ordered
+
+
+def marginal(*, n: int = 500, rounds: int = 15) -> list[dict[str, Any]]:
+    """What each layer costs in place: the full stack against the full stack less that layer.
+
+    Each round runs the full stack and, right after it, the stack without one layer; the
+    figure is the median of those paired differences, so that drifting load from elsewhere
+    on the machine cancels out instead of landing on one layer.
+    """
+    prepare("hardening: full stack")
+    full = hardened()
+    without = {layer: hardened_without(layer) for layer in full_stack_layers()}
+    differences: dict[str, list[float]] = {layer: [] for layer in without}
+    loop = asyncio.new_event_loop()
+    try:
+        for app in (full, *without.values()):
+            loop.run_until_complete(_drive(app, min(n, 300)))
+        for _ in range(rounds):
+            for layer, app in without.items():
+                gc.collect()
+                with_layer = loop.run_until_complete(_drive(full, n))
+                gc.collect()
+                differences[layer].append(with_layer - loop.run_until_complete(_drive(app, n)))
+    finally:
+        loop.close()
+    rows = []
+    for layer, values in differences.items():
+        us = statistics.median(values)
+        quartiles = statistics.quantiles(values, n=4) if len(values) > 1 else [us, us, us]
+        rows.append({"layer": layer, "cost_in_full_stack_us": round(us, 2),
+                     "spread_us": round(quartiles[2] - quartiles[0], 2)})  # fmt: skip
+        print(f"  {layer:<16} {us:7.2f} us in place", flush=True)
+    return rows

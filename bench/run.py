@@ -24,7 +24,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import imports, inprocess, throughput  # noqa: E402
-from bench.apps import WITHOUT  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 
@@ -92,24 +91,19 @@ def _markdown(report: dict[str, Any]) -> str:
     lines = [f"Measured {m['date']} on {m['cpus']} CPUs ({m['processor']}), Python {m['python']}.", ""]
     lines += ["### In-process overhead per request", "",
               "| app | us per request | overhead (us) | ratio to bare |", "| --- | ---: | ---: | ---: |"]  # fmt: skip
-    rows = {row["app"]: row for row in report["inprocess"]}
-    full = rows.get("hardening: full stack", {}).get("us_per_request")
     for row in report["inprocess"]:
-        if row["app"].startswith(WITHOUT):
-            continue
         if "error" in row:
             lines.append(f"| {row['app']} | not available: {row['error'][:80]} | | |")
         else:
             lines.append(f"| {row['app']} | {row['us_per_request']} | {row['overhead_us']} | {row['ratio_to_bare']} |")
-    marginal = [row for row in report["inprocess"] if row["app"].startswith(WITHOUT) and "error" not in row]
-    if marginal and full is not None:
+    if report.get("marginal"):
         lines += ["", "### Cost of each layer inside the full stack", "",
-                  "The full stack less one layer; the difference is what that layer costs in place "
-                  "(it sees the headers the other layers add). Small differences are within the noise.", "",
-                  "| layer | full stack without it (us) | layer's share (us) |", "| --- | ---: | ---: |"]  # fmt: skip
-        for row in marginal:
-            lines.append(f"| {row['app'].removeprefix(WITHOUT)} | {row['us_per_request']} | "
-                         f"{round(full - row['us_per_request'], 2)} |")  # fmt: skip
+                  "The full stack against the full stack less that layer, measured in pairs (median of the "
+                  "paired differences); the layer sees the headers the others add. Differences of a "
+                  "microsecond or two are within the noise.", "",
+                  "| layer | cost in place (us) | interquartile spread (us) |", "| --- | ---: | ---: |"]  # fmt: skip
+        for row in report["marginal"]:
+            lines.append(f"| {row['layer']} | {row['cost_in_full_stack_us']} | {row['spread_us']} |")
     if report.get("uvicorn"):
         lines += ["", "### Throughput under uvicorn (loopback)", "",
                   "| app | requests/s | share of bare | load generator |", "| --- | ---: | ---: | --- |"]  # fmt: skip
@@ -166,6 +160,8 @@ def main() -> int:
     report: dict[str, Any] = {"machine": _machine()}
     print("== in-process overhead per request")
     report["inprocess"] = inprocess.run(n=n, rounds=rounds)
+    print("== cost of each layer inside the full stack")
+    report["marginal"] = inprocess.marginal(n=max(n // 4, 100), rounds=rounds)
     if args.no_uvicorn:
         report["uvicorn_skipped"] = "--no-uvicorn"
     else:

@@ -45,6 +45,15 @@ def test_every_benchmarked_app_answers_the_benchmark_request(inprocess: ModuleTy
     assert all(row["us_per_request"] > 0 for row in rows)
 
 
+def test_cost_in_place_covers_every_layer_of_the_full_stack(inprocess: ModuleType) -> None:
+    from bench.apps import full_stack_layers
+
+    rows = inprocess.marginal(n=2, rounds=2)
+
+    assert [row["layer"] for row in rows] == full_stack_layers()
+    assert {"request_id", "access_log", "headers", "cors", "rate_limit"} <= set(full_stack_layers())
+
+
 def test_full_stack_is_a_production_configuration() -> None:
     sys.path.insert(0, str(ROOT))
     try:
