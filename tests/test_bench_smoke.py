@@ -14,6 +14,8 @@ from types import ModuleType
 
 import pytest
 
+from tests.extras import import_extra
+
 pytestmark = pytest.mark.needs_extras  # the peers (slowapi, secure, ...) and limits
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,8 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def inprocess() -> Iterator[ModuleType]:
-    pytest.importorskip("slowapi")
-    pytest.importorskip("asgi_correlation_id")
+    import_extra("slowapi", "the test dependency group")
+    import_extra("asgi_correlation_id", "the test dependency group")
     sys.path.insert(0, str(ROOT))
     try:
         from bench import inprocess as module
