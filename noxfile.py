@@ -91,6 +91,7 @@ def bench(session: nox.Session) -> None:
     session.install("-e", ".[all]", *_group("bench"))
     if shutil.which("wrk") is None and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
         # wrk is the load generator of the uvicorn part; without it a Python client is used.
+        session.run("apt-get", "update", "-qq", external=True, success_codes=[0, 100])
         session.run("apt-get", "install", "-y", "-qq", "wrk", external=True, success_codes=[0, 100])
     runner = ROOT / "bench" / "run.py"
     if not runner.exists():
