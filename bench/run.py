@@ -1,4 +1,4 @@
-"""Run every benchmark and write ``bench/results/latest.{json,md}``.
+"""Run every benchmark and write ``bench/results/latest.{json,md}`` (``quick.*`` with ``--quick``).
 
 Usage: ``python bench/run.py [--quick] [--no-uvicorn]``. Numbers are from one run on one
 machine; only the ratios matter. Benchmarks report; they never gate.
@@ -177,9 +177,11 @@ def main() -> int:
     report["health"] = _extra("bench_health.py", ["--quick"] if args.quick else [])
 
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
+    stem = "quick" if args.quick else "latest"  # a smoke run never replaces the published numbers
+    report["machine"]["run"] = "quick" if args.quick else "full"
+    (RESULTS / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")
     markdown = _markdown(report)
-    (RESULTS / "latest.md").write_text(markdown)
+    (RESULTS / f"{stem}.md").write_text(markdown)
     print()
     print(markdown)
     return 0
