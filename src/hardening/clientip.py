@@ -31,6 +31,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _XFF: Final = b"x-forwarded-for"
 _XFP: Final = b"x-forwarded-proto"
 _FORWARDED: Final = b"forwarded"
+_FORWARDING_HEADERS: Final = frozenset({_XFF, _FORWARDED})
 _UNIX: Final = "unix"
 _MAX_HOPS: Final = 64
 _MAX_HEADER: Final = 8192
@@ -110,6 +111,11 @@ def normalize_address(address: str) -> str | None:
     """
     ip = _parse_ip(address)
     return None if ip is None else str(ip)
+
+
+_normalize_peer = lru_cache(maxsize=8192)(normalize_address)
+""":func:`normalize_address` for direct peers, cached: a server sees the same peers again
+and again, and parsing an address costs more than the rest of the lookup."""
 
 
 def group_address(address: str, ipv6_prefix: int = 64) -> str:
@@ -210,15 +216,18 @@ class ClientResolver:
         return bool(self._networks) and self._trusted(peer)
 
     def _warn_untrusted_forwarding(self, scope: Scope) -> None:
-        headers = scope.get("headers", ())
-        if get_header(headers, _XFF) is not None or get_header(headers, _FORWARDED) is not None:
-            self._warned = True
-            _logger.warning(
-                "proxy.forwarded_header_ignored: a request carries X-Forwarded-For or Forwarded "
-                "but no proxy is trusted, so every client behind that proxy shares its address. "
-                "If the app runs behind a proxy, set HARDENING_PROXY__TRUSTED_PROXIES to its "
-                "networks (logged once)."
-            )
+        for name, _ in scope.get("headers", ()):
+            if name in _FORWARDING_HEADERS:
+                break
+        else:
+            return
+        self._warned = True
+        _logger.warning(
+            "proxy.forwarded_header_ignored: a request carries X-Forwarded-For or Forwarded "
+            "but no proxy is trusted, so every client behind that proxy shares its address. "
+            "If the app runs behind a proxy, set HARDENING_PROXY__TRUSTED_PROXIES to its "
+            "networks (logged once)."
+        )
 
     def _hops(self, scope: Scope) -> list[str] | None:
         headers = scope.get("headers", ())
@@ -239,7 +248,7 @@ class ClientResolver:
         no trusted proxy said who the client is.
         """
         client = scope.get("client")
-        peer = normalize_address(client[0]) if client else None
+        peer = _normalize_peer(client[0]) if client else None
         if client and peer is None:
             peer = str(client[0])  # e.g. a test client name; never trusted
         if not self._any_trust:
@@ -267,9 +276,10 @@ class ClientResolver:
     def scheme(self, scope: Scope) -> str:
         """Return ``http`` or ``https`` as the client used it (``ws``/``wss`` likewise)."""
         scheme: str = scope.get("scheme", "http")
+        if not self._any_trust:
+            return scheme
         client = scope.get("client")
-        peer = normalize_address(client[0]) if client else None
-        if not self._any_trust or not self._peer_trusted(peer):
+        if not self._peer_trusted(_normalize_peer(client[0]) if client else None):
             return scheme
         headers = scope.get("headers", ())
         value: str | None = None
