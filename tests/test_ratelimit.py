@@ -283,6 +283,47 @@ async def test_callable_key_and_user_key() -> None:
     )
 
 
+@pytest.mark.parametrize("is_async", [False, True])
+async def test_sync_and_async_key_functions_decide_alike(is_async: bool) -> None:
+    def tenant_of(scope: Any) -> str | None:
+        return dict(scope["headers"]).get(b"x-tenant", b"").decode() or None
+
+    async def tenant_async(scope: Any) -> str | None:
+        return tenant_of(scope)
+
+    limiter = RateLimiter(RateLimitConfig(key_func=tenant_async if is_async else tenant_of, default_limits="2/minute"))
+    policy = limiter.table.match("GET", "/")
+    assert policy is not None
+    scope = {"type": "http", "client": ("1.2.3.4", 1), "headers": [(b"x-tenant", b"z")]}
+    # An async key function must be awaited; a plain one is decided without a coroutine.
+    assert (limiter.decide_now(policy, scope) is None) is is_async
+    assert (policy.sync_key is None) is is_async
+    if policy.sync_key is not None:
+        assert policy.sync_key(scope) == await policy.key(scope)
+    starlette = Starlette(routes=[Route("/", ok)])
+    transport = httpx.ASGITransport(app=RateLimitMiddleware(starlette, limiter), client=("203.0.113.5", 1))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        a = [(await client.get("/", headers={"x-tenant": "a"})).status_code for _ in range(3)]
+        b = [(await client.get("/", headers={"x-tenant": "b"})).status_code for _ in range(3)]
+        anonymous = [(await client.get("/")).status_code for _ in range(3)]
+    assert a == b == anonymous == [200, 200, 429]
+
+
+@pytest.mark.parametrize("kind", ["ip", "api_key", "user"])
+async def test_built_in_keys_need_no_await_and_match_the_async_form(kind: Any) -> None:
+    limiter = RateLimiter(RateLimitConfig(key=kind, default_limits="5/minute"))
+    policy = limiter.table.match("GET", "/")
+    assert policy is not None
+    assert policy.sync_key is not None
+    for client in (("198.51.100.7", 1), ("2001:db8::5", 1), ("testclient", 1), None):
+        scope = {"type": "http", "client": client, "headers": [(b"x-api-key", b"k1")] if client else []}
+        assert policy.sync_key(scope) == await policy.key(scope)
+    decision = limiter.decide_now(policy, {"type": "http", "client": ("198.51.100.7", 1), "headers": []})
+    assert decision is not None
+    assert decision.status == "allowed"
+    assert limiter.stats()["decisions"] == {"allowed": 1}
+
+
 async def test_streaming_response_passes_untouched_with_headers() -> None:
     async def stream(request: Request) -> StreamingResponse:
         async def body() -> Any:

@@ -28,7 +28,7 @@ from hardening.ratelimit.config import (
     parse_limits,
     storage_kind,
 )
-from hardening.ratelimit.policy import Policy, PolicyTable, key_function, template_pattern
+from hardening.ratelimit.policy import Policy, PolicyTable, key_functions, template_pattern
 from hardening.ratelimit.stores import Limit, LimitsStore, MemoryStore, Outcome, RedisStore, Store, Strategy
 
 __all__ = ("Decision", "LimitSpec", "LimiterHealth", "RateLimiter", "active_limiters")
@@ -188,6 +188,7 @@ class RateLimiter:
                 on_close=self.fallback.clear,
             )
         self.store = store
+        self._memory = store if type(store) is MemoryStore else None  # decided without awaiting
         self.table = self._build_table()
         self._specs: dict[LimitSpec, Policy] = {}
         _limiters.add(self)
@@ -222,23 +223,25 @@ class RateLimiter:
         config = self.config
         scale = fallback_scale or config.fallback_scale
         divisor = self.share if scale == "per_worker" else 1
+        key_func_async, key_func_sync = key_functions(
+            key or config.key,
+            key_func if key_func is not None else config.key_func,
+            resolver=self.resolver,
+            ipv6_prefix=config.ipv6_prefix,
+            api_key_header=config.api_key_header,
+            unknown_client=config.unknown_client,
+        )
         return Policy(
             name=name,
             limits=limits,
             fallback_limits=tuple(limit.scaled(divisor) for limit in limits),
             strategy=strategy or config.strategy,
             cost=cost,
-            key=key_function(
-                key or config.key,
-                key_func if key_func is not None else config.key_func,
-                resolver=self.resolver,
-                ipv6_prefix=config.ipv6_prefix,
-                api_key_header=config.api_key_header,
-                unknown_client=config.unknown_client,
-            ),
+            key=key_func_async,
             failure_mode=failure_mode or config.failure_mode,
             shadow=config.shadow if shadow is None else shadow,
             key_prefix=config.key_prefix,
+            sync_key=key_func_sync,
         )
 
     def _build_table(self) -> PolicyTable:
@@ -289,34 +292,54 @@ class RateLimiter:
             Exception: Whatever the policy's key function raises (a bug, not a storage
                 failure: it never trips the breaker).
         """
-        identity = await policy.key(scope)
+        decision = self.decide_now(policy, scope)
+        if decision is not None:
+            return decision
+        sync_key = policy.sync_key
+        identity = sync_key(scope) if sync_key is not None else await policy.key(scope)
         keys = policy.storage_keys(identity)
-        degraded = False
-        outcome: Outcome | None
         if self.breaker is None:
             outcome = await self.store.acquire(keys, policy.limits, policy.strategy, policy.cost)
-        else:
-            outcome = await self.breaker.acquire(keys, policy.limits, policy.strategy, policy.cost)
-            if outcome is None:
-                degraded = True
-                mode = policy.failure_mode
-                if mode == "open":
-                    self.counters["allowed_on_error"] += 1
-                    return Decision("allowed", policy, None, degraded=True)
-                if mode == "closed":
-                    self.counters["rejected_on_error"] += 1
-                    return Decision("unavailable", policy, None, degraded=True)
-                outcome = self.fallback.acquire_now(
-                    keys, policy.fallback_limits, policy.strategy, policy.cost, self.fallback_clock()
-                )
-        prefix = "fallback_" if degraded else ""
+            return self._conclude(policy, outcome)
+        answer = await self.breaker.acquire(keys, policy.limits, policy.strategy, policy.cost)
+        if answer is not None:
+            return self._conclude(policy, answer)
+        mode = policy.failure_mode
+        if mode == "open":
+            self.counters["allowed_on_error"] += 1
+            return Decision("allowed", policy, None, degraded=True)
+        if mode == "closed":
+            self.counters["rejected_on_error"] += 1
+            return Decision("unavailable", policy, None, degraded=True)
+        outcome = self.fallback.acquire_now(
+            keys, policy.fallback_limits, policy.strategy, policy.cost, self.fallback_clock()
+        )
+        return self._conclude(policy, outcome, degraded=True)
+
+    def decide_now(self, policy: Policy, scope: Scope) -> Decision | None:
+        """Decide one request without awaiting, or return ``None`` when that needs an ``await``.
+
+        It can when the counters are in this process's memory and the policy's key
+        function is not a coroutine: then :meth:`decide` would never suspend either, and
+        the middleware spares itself two coroutines per request.
+        """
+        memory = self._memory
+        sync_key = policy.sync_key
+        if memory is None or sync_key is None:
+            return None
+        keys = policy.storage_keys(sync_key(scope))
+        outcome = memory.acquire_now(keys, policy.limits, policy.strategy, policy.cost, memory._clock())
+        return self._conclude(policy, outcome)
+
+    def _conclude(self, policy: Policy, outcome: Outcome, *, degraded: bool = False) -> Decision:
+        counters = self.counters
         if outcome.allowed:
-            self.counters[prefix + "allowed"] += 1
+            counters["fallback_allowed" if degraded else "allowed"] += 1
             return Decision("allowed", policy, outcome, degraded=degraded)
         if policy.shadow:
-            self.counters["shadow_limited"] += 1
+            counters["shadow_limited"] += 1
             return Decision("allowed", policy, outcome, degraded=degraded, shadow_limited=True)
-        self.counters[prefix + "limited"] += 1
+        counters["fallback_limited" if degraded else "limited"] += 1
         return Decision("limited", policy, outcome, degraded=degraded)
 
     def fallback_clock(self) -> float:

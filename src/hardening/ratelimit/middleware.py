@@ -119,6 +119,7 @@ class RateLimitMiddleware:
         self._ietf = config.headers
         self._legacy = config.legacy_headers
         self._match = limiter.table.match
+        self._decide_now = limiter.decide_now
         self._retry_503 = max(1, round(config.probe_interval))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -136,7 +137,7 @@ class RateLimitMiddleware:
         headers: RawHeaders = []
         if policy is not None:
             try:
-                decision = await self.limiter.decide(policy, scope)
+                decision = self._decide_now(policy, scope) or await self.limiter.decide(policy, scope)
             except UnknownClientError:
                 await send_problem(
                     scope,

@@ -24,10 +24,22 @@ from hardening.clientip import ClientResolver, group_address
 from hardening.ratelimit.config import FailureMode, KeyKind
 from hardening.ratelimit.stores import Limit, Strategy
 
-__all__ = ("KeyFunc", "Policy", "PolicyTable", "hash_identity", "key_function", "template_pattern")
+__all__ = (
+    "KeyFunc",
+    "Policy",
+    "PolicyTable",
+    "SyncKeyFunc",
+    "hash_identity",
+    "key_function",
+    "key_functions",
+    "template_pattern",
+)
 
 KeyFunc = Callable[[Scope], Awaitable[str]]
 """Returns the bucket identity of a request (already escaped and bounded)."""
+
+SyncKeyFunc = Callable[[Scope], str]
+"""A :data:`KeyFunc` that needs no ``await``."""
 
 UNKNOWN_CLIENT: Final = "unknown-client"
 _MAX_KEY_INPUT: Final = 4096
@@ -83,6 +95,30 @@ def key_function(
     unknown_client: str,
 ) -> KeyFunc:
     """Build the key function of a policy. ``func`` wins over ``kind`` when given."""
+    return key_functions(
+        kind,
+        func,
+        resolver=resolver,
+        ipv6_prefix=ipv6_prefix,
+        api_key_header=api_key_header,
+        unknown_client=unknown_client,
+    )[0]
+
+
+def key_functions(
+    kind: KeyKind,
+    func: Callable[..., Any] | None,
+    *,
+    resolver: ClientResolver,
+    ipv6_prefix: int,
+    api_key_header: str,
+    unknown_client: str,
+) -> tuple[KeyFunc, SyncKeyFunc | None]:
+    """Build a policy's key function, and the same function without a coroutine when it has one.
+
+    The second is ``None`` only for an ``async`` custom ``func``; the built-in kinds never
+    await anything, so the middleware calls them directly.
+    """
     warned = False
     header = api_key_header.lower().encode("latin-1")
 
@@ -101,36 +137,41 @@ def key_function(
                     UNKNOWN_CLIENT,
                 )
             return UNKNOWN_CLIENT
-        if not _looks_like_ip(address):  # not an address, e.g. a test client's name
-            return hash_identity(address)
-        return "ip:" + group_address(address, ipv6_prefix)
+        return _address_identity(address, ipv6_prefix)
 
+    sync: SyncKeyFunc | None
     if func is not None:
-        is_async = inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
+        if inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
             getattr(func, "__call__", None)  # noqa: B004 - callable objects
-        )
+        ):
 
-        async def custom(scope: Scope) -> str:
-            value = await func(scope) if is_async else func(scope)
+            async def custom_async(scope: Scope) -> str:
+                value = await func(scope)
+                if value is None:
+                    return client(scope)
+                return hash_identity(str(value))
+
+            return custom_async, None
+
+        def custom(scope: Scope) -> str:
+            value = func(scope)
             if value is None:
                 return client(scope)
             return hash_identity(str(value))
 
-        return custom
+        sync = custom
+    elif kind == "api_key":
 
-    if kind == "api_key":
-
-        async def by_api_key(scope: Scope) -> str:
+        def by_api_key(scope: Scope) -> str:
             value = get_header(scope.get("headers", ()), header)
             if not value:
                 return client(scope)
             return "key:" + hash_identity(value)[2:]
 
-        return by_api_key
+        sync = by_api_key
+    elif kind == "user":
 
-    if kind == "user":
-
-        async def by_user(scope: Scope) -> str:
+        def by_user(scope: Scope) -> str:
             user = scope.get("user")
             if user is not None and getattr(user, "is_authenticated", False):
                 identity = getattr(user, "identity", None) or getattr(user, "display_name", None)
@@ -138,12 +179,22 @@ def key_function(
                     return "user:" + hash_identity(str(identity))[2:]
             return client(scope)
 
-        return by_user
+        sync = by_user
+    else:
+        sync = client
 
-    async def by_ip(scope: Scope) -> str:
-        return client(scope)
+    async def key(scope: Scope) -> str:
+        return sync(scope)
 
-    return by_ip
+    return key, sync
+
+
+@lru_cache(maxsize=8192)
+def _address_identity(address: str, ipv6_prefix: int) -> str:
+    """The bucket identity of a client address (cached: grouping parses the address)."""
+    if not _looks_like_ip(address):  # not an address, e.g. a test client's name
+        return hash_identity(address)
+    return "ip:" + group_address(address, ipv6_prefix)
 
 
 def _looks_like_ip(text: str) -> bool:
@@ -168,6 +219,7 @@ class Policy:
         failure_mode: What to do while the store is unavailable.
         shadow: Decide but never reject.
         key_prefix: Prefix of the storage keys.
+        sync_key: ``key`` without a coroutine, ``None`` when it must be awaited.
     """
 
     name: str
@@ -179,9 +231,13 @@ class Policy:
     failure_mode: FailureMode
     shadow: bool
     key_prefix: str
+    sync_key: SyncKeyFunc | None = None
     item_names: tuple[str, ...] = field(init=False)
     policy_header: bytes = field(init=False)
     fallback_policy_header: bytes = field(init=False)
+    item_prefixes: tuple[str, ...] = field(init=False, repr=False)
+    _key_head: str = field(init=False, repr=False)
+    _key_tails: tuple[str, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if len(self.limits) == 1:
@@ -195,6 +251,11 @@ class Policy:
         object.__setattr__(self, "item_names", names)
         object.__setattr__(self, "policy_header", self._policy_value(self.limits))
         object.__setattr__(self, "fallback_policy_header", self._policy_value(self.fallback_limits))
+        object.__setattr__(self, "item_prefixes", tuple(f'"{name}";r=' for name in names))
+        code = {"fixed-window": "f", "moving-window": "m", "sliding-window-counter": "s"}[self.strategy]
+        object.__setattr__(self, "_key_head", f"{self.key_prefix}:{{{self.name}:")
+        tails = tuple(f"}}:{limit.amount}/{limit.window}:{code}" for limit in self.limits)
+        object.__setattr__(self, "_key_tails", tails)
 
     def _policy_value(self, limits: Sequence[Limit]) -> bytes:
         return ", ".join(
@@ -204,9 +265,11 @@ class Policy:
 
     def storage_keys(self, identity: str) -> tuple[str, ...]:
         """Return one storage key per limit for ``identity``."""
-        code = {"fixed-window": "f", "moving-window": "m", "sliding-window-counter": "s"}[self.strategy]
-        base = f"{self.key_prefix}:{{{self.name}:{identity}}}"
-        return tuple(f"{base}:{limit.amount}/{limit.window}:{code}" for limit in self.limits)
+        head = self._key_head + identity
+        tails = self._key_tails
+        if len(tails) == 1:
+            return (head + tails[0],)
+        return tuple([head + tail for tail in tails])
 
 
 class PolicyTable:
