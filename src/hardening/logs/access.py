@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import random
 import re
-import time
+from time import perf_counter
 from typing import TYPE_CHECKING, Any, Final
 
 from pydantic import field_validator
@@ -34,6 +34,9 @@ ACCESS_LOGGER: Final = "hardening.access"
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 _USER_AGENT: Final = b"user-agent"
 _TRACEPARENT: Final = b"traceparent"
+_MAX_ROUTES: Final = 4096
+_NO_STATE: Final[dict[str, Any]] = {}
+_MAKE_RECORD: Final = logging.Logger.makeRecord
 
 
 def _printable(text: str) -> str:
@@ -95,7 +98,9 @@ class AccessLogMiddleware:
 
     The line is written when the last body chunk was sent, or when the app failed or
     the client went away, with the duration measured on the monotonic clock and the
-    request and response bytes counted (not taken from ``Content-Length``).
+    request and response bytes counted (not taken from ``Content-Length``). When the
+    ``hardening.access`` logger would drop every line (its level is above WARNING, or it
+    is disabled), requests pass straight through and cost nothing.
 
     Args:
         app: The ASGI app to wrap.
@@ -112,16 +117,17 @@ class AccessLogMiddleware:
         self._sample = config.excluded_sample_rate
         self._slow_s = config.slow_request_ms / 1000 if config.slow_request_ms is not None else None
         self._ua_max = config.max_user_agent_length
+        self._routes: dict[str, str] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection (other scope types pass through)."""
-        if scope["type"] != "http":
+        if scope["type"] != "http" or not self._logger.isEnabledFor(logging.WARNING):
             await self.app(scope, receive, send)
             return
         if scope.get("path") in self._excluded and (self._sample <= 0 or random.random() >= self._sample):
             await self.app(scope, receive, send)
             return
-        start = time.perf_counter()
+        start = perf_counter()
         end: float | None = None
         status: int | None = None
         request_bytes = 0
@@ -132,21 +138,22 @@ class AccessLogMiddleware:
         async def counting_receive() -> Message:
             nonlocal request_bytes, disconnected
             message = await receive()
-            if message["type"] == "http.request":
+            kind = message["type"]
+            if kind == "http.request":
                 request_bytes += len(message.get("body", b""))
-            elif message["type"] == "http.disconnect" and end is None:
+            elif kind == "http.disconnect" and end is None:
                 disconnected = True
             return message
 
         async def counting_send(message: Message) -> None:
             nonlocal status, response_bytes, end, disconnected
             kind = message["type"]
-            if kind == "http.response.start":
-                status = message["status"]
-            elif kind == "http.response.body":
+            if kind == "http.response.body":
                 response_bytes += len(message.get("body", b""))
                 if not message.get("more_body", False):
-                    end = time.perf_counter()
+                    end = perf_counter()
+            elif kind == "http.response.start":
+                status = message["status"]
             try:
                 await send(message)
             except OSError:
@@ -161,7 +168,7 @@ class AccessLogMiddleware:
                 status = 500
             raise
         finally:
-            duration = (end if end is not None else time.perf_counter()) - start
+            duration = (end if end is not None else perf_counter()) - start
             self._emit(scope, status, duration, request_bytes, response_bytes, disconnected, error)
 
     def _emit(
@@ -176,13 +183,18 @@ class AccessLogMiddleware:
     ) -> None:
         slow = self._slow_s is not None and duration > self._slow_s
         level = logging.WARNING if (status is not None and status >= 500) or slow else logging.INFO
-        if not self._logger.isEnabledFor(level):
+        logger = self._logger
+        if not logger.isEnabledFor(level):
             return
-        self._logger.log(
-            level,
-            "request",
-            extra=self.fields(scope, status, duration, request_bytes, response_bytes, disconnected, error),
-        )
+        fields = self.fields(scope, status, duration, request_bytes, response_bytes, disconnected, error)
+        # What ``logger.log(level, "request", extra=fields)`` does, without looking for
+        # the caller's frame (the caller is always this method).
+        if type(logger).makeRecord is _MAKE_RECORD:
+            record = logging.getLogRecordFactory()(ACCESS_LOGGER, level, __file__, 0, "request", (), None, "_emit")
+            record.__dict__.update(fields)  # no field is a LogRecord attribute
+        else:  # a custom Logger class may build its records differently
+            record = logger.makeRecord(ACCESS_LOGGER, level, __file__, 0, "request", (), None, "_emit", fields)
+        logger.handle(record)
 
     def fields(
         self,
@@ -197,33 +209,43 @@ class AccessLogMiddleware:
         """Return the fields of the access line of one finished request."""
         headers = scope.get("headers", ())
         path = _printable(redact_text(scope.get("path", "")))
-        query = scope.get("query_string", b"")
+        query = scope.get("query_string")
         full_path = path + "?" + _printable(redact_text("?" + query.decode("latin-1"))[1:]) if query else path
         route = getattr(scope.get("route"), "path", None)
+        if isinstance(route, str):
+            shown = self._routes.get(route)
+            if shown is None:
+                shown = _printable(route)
+                if len(self._routes) < _MAX_ROUTES:
+                    self._routes[route] = shown
+        else:
+            shown = path
         user_agent = get_header(headers, _USER_AGENT)
-        state = scope.get("state") or {}
+        state = scope.get("state") or _NO_STATE
         trace_id = state.get(TRACE_ID_STATE_KEY)
-        span_id = state.get(SPAN_ID_STATE_KEY)
         if trace_id is None:
             parsed = parse_traceparent(get_header(headers, _TRACEPARENT))
-            trace_id = parsed[0] if parsed else None
+            if parsed is not None:
+                trace_id = parsed[0]
+        resolver = self._resolver
         fields: dict[str, Any] = {
             "method": scope.get("method"),
-            "route": _printable(route) if isinstance(route, str) else path,
+            "route": shown,
             "path": full_path,
             "status": status,
             "duration_ms": round(duration * 1000, 3),
             "request_bytes": request_bytes,
             "response_bytes": response_bytes,
-            "client_ip": self._resolver.client_ip(scope),
+            "client_ip": resolver.client_ip(scope),
             "user_agent": (
                 redact_text(_printable(user_agent.decode("latin-1")[: self._ua_max])) if user_agent else None
             ),
             "http_version": scope.get("http_version"),
-            "scheme": self._resolver.scheme(scope),
+            "scheme": resolver.scheme(scope),
             "request_id": state.get(REQUEST_ID_STATE_KEY),
             "trace_id": trace_id,
         }
+        span_id = state.get(SPAN_ID_STATE_KEY)
         if span_id is not None:
             fields["span_id"] = span_id
         if error is not None:
