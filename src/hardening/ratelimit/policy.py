@@ -30,7 +30,6 @@ __all__ = (
     "PolicyTable",
     "SyncKeyFunc",
     "hash_identity",
-    "key_function",
     "key_functions",
     "template_pattern",
 )
@@ -83,26 +82,6 @@ def template_pattern(template: str) -> re.Pattern[str]:
     else:
         regex += "/?"
     return re.compile(regex, re.IGNORECASE)
-
-
-def key_function(
-    kind: KeyKind,
-    func: Callable[..., Any] | None,
-    *,
-    resolver: ClientResolver,
-    ipv6_prefix: int,
-    api_key_header: str,
-    unknown_client: str,
-) -> KeyFunc:
-    """Build the key function of a policy. ``func`` wins over ``kind`` when given."""
-    return key_functions(
-        kind,
-        func,
-        resolver=resolver,
-        ipv6_prefix=ipv6_prefix,
-        api_key_header=api_key_header,
-        unknown_client=unknown_client,
-    )[0]
 
 
 def key_functions(
