@@ -261,3 +261,29 @@ def test_cors_header_names_are_not_secrets() -> None:
 
     assert redact(headers) == headers
     assert redact({"authorization": "Bearer abc"}) == {"authorization": REDACTED}
+
+
+_TEXT_PARTS = st.sampled_from(
+    [
+        *("pass", "word", "tok", "en", "api", "Key", "PWD", "Cookie", "author", "secret", "Bearer ", "x", "1"),
+        *("_", "-", ".", " ", "\n", "=", ":", "?", "&", ";", "@", "://", '"', "'", "{", "}", "[REDACTED]"),
+        *("\u212a", "\u0130", "\u017f", "\u0131"),  # Kelvin K, dotted I, long s, dotless i: case folding
+    ]
+)
+
+
+@given(parts=st.lists(_TEXT_PARTS | st.text(max_size=5), max_size=20))
+def test_the_fast_path_of_redact_text_changes_nothing(parts: list[str]) -> None:
+    """``redact_text`` skips the patterns only where they could not have masked anything."""
+    from hardening.redaction import _redact_patterns
+
+    text = "".join(parts)
+    assert redact_text(text) == _redact_patterns(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["?pass_word=hunter2x", "x-Api-KEY: hunter2x", "pa\u017f\u017fword=hunter2x", "\u212aEY=1&api\u212aey=hunter2x"],
+)
+def test_separated_and_case_folded_keys_still_take_the_full_path(text: str) -> None:
+    assert "hunter2x" not in redact_text(text)

@@ -53,6 +53,20 @@ So ``db_password``, ``X-Api-Key``, ``accessToken`` and ``client.secret`` all mat
 ``author`` does not.
 """
 
+_LOWER_SENSITIVE_KEY: Final = re.compile(SENSITIVE_KEY_PATTERN.pattern)
+"""The same words, case-sensitive, for lower-case ASCII keys (many times faster than
+``re.IGNORECASE`` with this many alternatives)."""
+
+_SEPARATOR_CLASS: Final = r"[\t\n\x0b\x0c\r\x1c-\x1f ._\-]*"
+"""What ``_KEY_SEPARATORS`` removes from ASCII text: whitespace, ``_``, ``.`` and ``-``."""
+
+_SPREAD_SENSITIVE_WORDS: Final = re.compile(
+    re.sub(r"[a-z]", lambda m: m.group() + _SEPARATOR_CLASS, SENSITIVE_KEY_PATTERN.pattern)
+)
+"""The sensitive words with separators allowed between their letters, for lower-case
+ASCII text: a match wherever a separator-free key holding a sensitive word could be
+(and sometimes where none is: only a quick test before the full patterns)."""
+
 _NOT_SENSITIVE: Final = re.compile(
     r"(?:max|min|prompt|completion|total|input|output|num|cached|reasoning|used|remaining)tokens?"
     r"|tokens?(?:count|used|usage|limit|total|remaining|persecond)"
@@ -139,7 +153,8 @@ def _clear_registered_secrets() -> None:
 @lru_cache(maxsize=4096)
 def _is_sensitive_normalized(key: str) -> bool:
     squashed = _KEY_SEPARATORS.sub("", key).lower()
-    if SENSITIVE_KEY_PATTERN.search(squashed) is None:
+    pattern = _LOWER_SENSITIVE_KEY if squashed.isascii() else SENSITIVE_KEY_PATTERN
+    if pattern.search(squashed) is None:
         return False
     return _NOT_SENSITIVE.fullmatch(squashed) is None
 
@@ -201,6 +216,26 @@ def redact_text(text: str) -> str:
     pattern = _secret_pattern
     if pattern is not None:
         text = pattern.sub(REDACTED, text)
+    if "@" not in text and (("=" not in text and ":" not in text) or not _may_name_sensitive_key(text)):
+        return text  # no URL credentials, and no key below could be a sensitive one
+    return _redact_patterns(text)
+
+
+def _may_name_sensitive_key(text: str) -> bool:
+    """Whether some substring of ``text`` could be a sensitive key (``True`` when unsure).
+
+    Every key the patterns below test with :func:`is_sensitive_key` (query parameters,
+    ``key=value`` pairs, ``Cookie:`` lines) is a substring of ``text``. A key is
+    sensitive only if a sensitive word appears in it once separators are removed, so
+    when no sensitive word appears in ``text`` even with separators between its letters,
+    no key can match and the patterns would change nothing. Non-ASCII text (where case
+    folding has special cases) always takes the full path.
+    """
+    return not text.isascii() or _SPREAD_SENSITIVE_WORDS.search(text.lower()) is not None
+
+
+def _redact_patterns(text: str) -> str:
+    """Mask URL credentials, sensitive query parameters, cookie lines and pairs in ``text``."""
     if "@" in text or "=" in text:
         text = redact_url(text)
     if ":" in text:
