@@ -274,3 +274,27 @@ def test_production_rules() -> None:
         for f in run_checks(HardeningSettings(environment="development", request_id={"enabled": False}))
         if f.id.startswith("HARDENING-LOG")
     }
+
+
+def test_request_id_layer_binds_structlog_context_for_the_request_only() -> None:
+    """With structlog imported, the ID is in its context variables; stale bindings are cleared."""
+    seen: list[dict[str, Any]] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(structlog.contextvars.get_contextvars())
+        await PlainTextResponse("ok")(scope, receive, send)
+
+    async def run() -> str:
+        transport = httpx.ASGITransport(app=RequestIdMiddleware(app))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            return (await http.get("/")).headers["x-request-id"]
+
+    import anyio
+
+    structlog.contextvars.bind_contextvars(user="stale")
+    try:
+        request_id = anyio.run(run)
+        assert structlog.contextvars.get_contextvars() == {"user": "stale"}
+    finally:
+        structlog.contextvars.clear_contextvars()
+    assert seen == [{"request_id": request_id}]

@@ -3,30 +3,28 @@
 The ID lives in a context variable for exactly the duration of the request (it is set
 at the start and always reset at the end, so pipelined requests on one connection never
 share an ID), in ``scope["state"]["request_id"]`` (``request.state.request_id``), in
-structlog's context variables when structlog is installed, and in the response header,
+structlog's context variables once structlog is imported, and in the response header,
 500s included.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import ipaddress
 import logging
 import os
 import re
+import sys
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from pydantic import field_validator
 
-from hardening._asgi import REQUEST_ID_STATE_KEY, get_header, scope_state, set_header
+from hardening._asgi import REQUEST_ID_STATE_KEY, get_header, set_header
 from hardening._config import LayerConfig
 from hardening.clientip import ProxyConfig
 from hardening.logs._context import REQUEST_ID
 from hardening.problems import Problem, send_problem
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
     from hardening.settings import HardeningSettings
@@ -45,6 +43,8 @@ _FORMATS: Final[dict[str, str]] = {
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 _HEADER_NAME: Final = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~\-]+")
 _log = logging.getLogger("hardening.request_id")
+_ID_SCOPES: Final = frozenset({"http", "websocket"})
+_FIRST_MESSAGES: Final = frozenset({"http.response.start", "websocket.accept"})
 
 
 def generate_request_id() -> str:
@@ -135,12 +135,13 @@ class RequestIdConfig(LayerConfig):
         return RequestIdMiddleware(app, self, proxy=settings.proxy if settings is not None else None)
 
 
-def _structlog_hooks() -> tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any]] | None:
-    if importlib.util.find_spec("structlog") is None:
-        return None
-    from structlog import contextvars
+def _structlog_contextvars() -> Any:
+    """Return ``structlog.contextvars`` once something imported structlog, else ``None``.
 
-    return contextvars.bind_contextvars, contextvars.reset_contextvars, contextvars.clear_contextvars
+    Nothing can read structlog's context before structlog is imported, so until then a
+    request binds nothing (and costs nothing) there.
+    """
+    return sys.modules.get("structlog.contextvars")
 
 
 class RequestIdMiddleware:
@@ -162,11 +163,15 @@ class RequestIdMiddleware:
             alternatives.append(f"(?:{config.pattern})")
         self._valid = re.compile("|".join(f"(?:{item})" for item in alternatives)) if alternatives else None
         self._accept_incoming = config.trust_incoming and self._valid is not None
+        self._fullmatch = self._valid.fullmatch if self._valid is not None else None
+        self._max_length = config.max_length
         self._trusted_networks: tuple[IPNetwork, ...] | None = None
         if config.trusted_sources_only:
             trusted = (proxy or ProxyConfig()).trusted_proxies
             self._trusted_networks = tuple(ipaddress.ip_network(item, strict=False) for item in trusted)
-        self._hooks = _structlog_hooks()
+        self._update_request_header = config.update_request_header
+        self._echo = config.response_header
+        self._clear_log_context = config.clear_log_context
 
     def _incoming(self, scope: Scope) -> tuple[str | None, int | None]:
         """Return ``(kept ID, length of a rejected value)``."""
@@ -175,9 +180,9 @@ class RequestIdMiddleware:
             return None, None
         if self._trusted_networks is not None and not self._from_trusted_proxy(scope):
             return None, None
-        if len(raw) <= self.config.max_length and self._valid is not None:
+        if len(raw) <= self._max_length and self._fullmatch is not None:
             text = raw.decode("latin-1")
-            if self._valid.fullmatch(text):
+            if self._fullmatch(text):
                 return text, None
         return None, len(raw)
 
@@ -193,24 +198,44 @@ class RequestIdMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection (other scope types pass through)."""
-        if scope["type"] not in ("http", "websocket"):
+        kind = scope["type"]
+        if kind not in _ID_SCOPES:
             await self.app(scope, receive, send)
             return
         request_id, rejected_length = self._incoming(scope)
         if request_id is None:
             request_id = generate_request_id()
-            if self.config.update_request_header:
-                headers = [item for item in scope.get("headers", ()) if item[0] != self._header]
-                headers.append((self._header, request_id.encode("latin-1")))
+            if self._update_request_header:
+                name = self._header
+                headers = [item for item in scope.get("headers", ()) if item[0] != name]
+                headers.append((name, request_id.encode("latin-1")))
                 scope["headers"] = headers
-        scope_state(scope)[REQUEST_ID_STATE_KEY] = request_id
+        state = scope.get("state")
+        if state is None:
+            scope["state"] = state = {}
+        state[REQUEST_ID_STATE_KEY] = request_id
         token = REQUEST_ID.set(request_id)
-        hooks = self._hooks
+        structlog_vars = _structlog_contextvars()
         log_tokens: dict[str, Any] | None = None
-        if hooks is not None:
-            if self.config.clear_log_context:
-                hooks[2]()
-            log_tokens = hooks[0](request_id=request_id)
+        if structlog_vars is not None:
+            if self._clear_log_context:
+                structlog_vars.clear_contextvars()
+            log_tokens = structlog_vars.bind_contextvars(request_id=request_id)
+        value = request_id.encode("latin-1")
+        started = False
+        echo = self._echo
+        header = self._header
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if not started:
+                message_type = message["type"]
+                if message_type in _FIRST_MESSAGES:
+                    started = True
+                    if echo:
+                        set_header(message, header, value)
+            await send(message)
+
         try:
             if rejected_length is not None and self.config.log_rejected:
                 _log.warning(
@@ -219,32 +244,16 @@ class RequestIdMiddleware:
                     rejected_length,
                     extra={"rejected_length": rejected_length},
                 )
-            await self._call(scope, receive, send, request_id)
-        finally:
-            if hooks is not None and log_tokens is not None:
-                hooks[1](**log_tokens)
-            REQUEST_ID.reset(token)
-
-    async def _call(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
-        value = request_id.encode("latin-1")
-        started = False
-        echo = self.config.response_header
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal started
-            if message["type"] in ("http.response.start", "websocket.accept"):
-                started = True
-                if echo:
-                    set_header(message, self._header, value)
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        except Exception:
-            if started or scope["type"] != "http":
+            try:
+                await self.app(scope, receive, send_with_id)
+            except Exception:
+                if started or kind != "http":
+                    raise
+                # Nothing answered: send the 500 ourselves, so it carries the ID, then let
+                # the server see (and log) the exception as usual.
+                await send_problem(scope, send, Problem(500), headers=[(header, value)] if echo else [])
                 raise
-            # Nothing answered: send the 500 ourselves, so it carries the ID, then let the
-            # server see (and log) the exception as usual.
-            headers = [(self._header, value)] if echo else []
-            await send_problem(scope, send, Problem(500), headers=headers)
-            raise
+        finally:
+            if log_tokens is not None and structlog_vars is not None:
+                structlog_vars.reset_contextvars(**log_tokens)
+            REQUEST_ID.reset(token)
