@@ -209,32 +209,52 @@ class MemoryStore:
 
     @staticmethod
     def _sliding(states: list[Any], limits: Sequence[Limit], cost: int, now: float) -> Outcome:
-        allowed = True
-        weights = []
-        for state, limit in zip(states, limits, strict=True):
-            index = math.floor(now / limit.window)
-            if index != state[0]:
-                state[2] = state[1] if index == state[0] + 1 else 0
-                state[1] = 0
-                state[0] = index
-            elapsed = now - index * limit.window
-            weighted = state[2] * (limit.window - elapsed) / limit.window + state[1]
-            weights.append((weighted, elapsed))
-            if weighted + cost > limit.amount:
-                allowed = False
-        results = []
-        for state, limit, (weighted, elapsed) in zip(states, limits, weights, strict=True):
-            reset = limit.window - elapsed
-            if allowed:
-                state[1] += cost
-                weighted += cost
-            else:
-                excess = weighted + cost - limit.amount
-                prev = state[2]
-                if prev > 0 and excess <= prev * (limit.window - elapsed) / limit.window:
-                    reset = excess * limit.window / prev
-            results.append(LimitResult(max(0, math.floor(limit.amount - weighted)), reset))
-        return Outcome(allowed, tuple(results))
+        if len(states) == 1:  # the common case, without the loops
+            state, limit = states[0], limits[0]
+            weighted = _sliding_count(state, limit.window, now)
+            allowed = weighted + cost <= limit.amount
+            return Outcome(allowed, (_sliding_result(state, limit, cost, now, weighted, allowed),))
+        # Every counter is rolled over and weighed before any is charged (all or none).
+        counts = [_sliding_count(state, limit.window, now) for state, limit in zip(states, limits, strict=True)]
+        allowed = all(weighted + cost <= limit.amount for weighted, limit in zip(counts, limits, strict=True))
+        return Outcome(
+            allowed,
+            tuple(
+                [
+                    _sliding_result(state, limit, cost, now, weighted, allowed)
+                    for state, limit, weighted in zip(states, limits, counts, strict=True)
+                ]
+            ),
+        )
+
+
+def _sliding_count(state: list[int], window: int, now: float) -> float:
+    """Roll a sliding-window counter over to ``now``; return its weighted count."""
+    index = math.floor(now / window)
+    if index != state[0]:
+        state[2] = state[1] if index == state[0] + 1 else 0
+        state[1] = 0
+        state[0] = index
+    elapsed = now - index * window
+    return state[2] * (window - elapsed) / window + state[1]
+
+
+def _sliding_result(
+    state: list[int], limit: Limit, cost: int, now: float, weighted: float, allowed: bool
+) -> LimitResult:
+    """Charge an admitted request and describe a counter that :func:`_sliding_count` weighed."""
+    window = limit.window
+    reset = window - (now - state[0] * window)
+    if allowed:
+        state[1] += cost
+        weighted += cost
+    else:
+        excess = weighted + cost - limit.amount
+        prev = state[2]
+        if prev > 0 and excess <= prev * reset / window:
+            reset = excess * window / prev
+    remaining = math.floor(limit.amount - weighted)
+    return LimitResult(remaining if remaining > 0 else 0, reset)
 
 
 def _redis_url(uri: str) -> str:
