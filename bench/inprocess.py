@@ -106,12 +106,13 @@ def run(*, n: int = 2000, rounds: int = 15) -> list[dict[str, Any]]:
     return ordered
 
 
-def marginal(*, n: int = 500, rounds: int = 15) -> list[dict[str, Any]]:
+def marginal(*, n: int = 100, rounds: int = 41) -> list[dict[str, Any]]:
     """What each layer costs in place: the full stack against the full stack less that layer.
 
     Each round runs the full stack and, right after it, the stack without one layer; the
-    figure is the median of those paired differences, so that drifting load from elsewhere
-    on the machine cancels out instead of landing on one layer.
+    figure is the median of those paired differences. Short rounds in many pairs let load
+    from elsewhere on the machine hit both sides of a pair alike and cancel out, instead of
+    landing on one layer.
     """
     prepare("hardening: full stack")
     full = hardened()

@@ -161,7 +161,7 @@ def main() -> int:
     print("== in-process overhead per request")
     report["inprocess"] = inprocess.run(n=n, rounds=rounds)
     print("== cost of each layer inside the full stack")
-    report["marginal"] = inprocess.marginal(n=max(n // 4, 100), rounds=rounds)
+    report["marginal"] = inprocess.marginal(n=50, rounds=5) if args.quick else inprocess.marginal(n=100, rounds=41)
     if args.no_uvicorn:
         report["uvicorn_skipped"] = "--no-uvicorn"
     else:
