@@ -352,6 +352,30 @@ async def test_starlette_decorator_limits_an_endpoint() -> None:
     assert responses[2].json()["type"].endswith("rate-limited")
 
 
+async def test_endpoint_and_middleware_headers_are_joined() -> None:
+    @rate_limit("2/minute", name="hello")
+    async def hello(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("hi")
+
+    config = RateLimitConfig(default_limits="10/minute;100/hour", legacy_headers=True)
+    app = config.build(Starlette(routes=[Route("/hello", hello)]))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        response = await client.get("/hello")
+    assert response.headers["ratelimit-policy"] == (
+        '"hello";q=2;w=60, "default-60s";q=10;w=60, "default-3600s";q=100;w=3600'
+    )
+    items = response.headers["ratelimit"].split(", ")
+    assert [item.split(";")[:2] for item in items] == [
+        ['"hello"', "r=1"],
+        ['"default-60s"', "r=9"],
+        ['"default-3600s"', "r=99"],
+    ]
+    assert 0 < int(items[2].split(";t=")[1]) <= 3600
+    # One value per legacy header: the endpoint's (set first) wins.
+    assert response.headers.get_list("x-ratelimit-limit") == ["2"]
+    assert response.headers["x-ratelimit-remaining"] == "1"
+
+
 async def test_fastapi_dependency_answers_problem_json_per_route() -> None:
     api = FastAPI()
 

@@ -11,11 +11,17 @@ capacity".
 from __future__ import annotations
 
 import math
+from typing import Final
 
 from hardening._asgi import RawHeaders
 from hardening.ratelimit.limiter import Decision
 
-__all__ = ("decision_headers",)
+__all__ = ("HEADER_NAMES", "decision_headers")
+
+HEADER_NAMES: Final = frozenset(
+    {b"ratelimit-policy", b"ratelimit", b"x-ratelimit-limit", b"x-ratelimit-remaining", b"x-ratelimit-reset"}
+)
+"""Every header :func:`decision_headers` can return."""
 
 
 def decision_headers(decision: Decision, *, ietf: bool = True, legacy: bool = False) -> RawHeaders:
@@ -29,10 +35,15 @@ def decision_headers(decision: Decision, *, ietf: bool = True, legacy: bool = Fa
         headers.append(
             (b"ratelimit-policy", policy.fallback_policy_header if decision.degraded else policy.policy_header)
         )
-        items = ", ".join(
-            f'"{name}";r={result.remaining};t={math.ceil(result.reset)}'
-            for name, result in zip(policy.item_names, outcome.results, strict=True)
-        )
+        prefixes, results = policy.item_prefixes, outcome.results  # prefix: '"name";r='
+        if len(results) == 1 == len(prefixes):
+            result = results[0]
+            items = f"{prefixes[0]}{result.remaining};t={math.ceil(result.reset)}"
+        else:
+            items = ", ".join(
+                f"{prefix}{result.remaining};t={math.ceil(result.reset)}"
+                for prefix, result in zip(prefixes, results, strict=True)
+            )
         headers.append((b"ratelimit", items.encode("latin-1")))
     if legacy and outcome.results:
         limits = decision.limits

@@ -13,7 +13,7 @@ from typing import Final
 
 from hardening._asgi import ASGIApp, Message, RawHeaders, Receive, Scope, Send, scope_state
 from hardening.problems import Problem, problem_type, send_problem
-from hardening.ratelimit.headers import decision_headers
+from hardening.ratelimit.headers import HEADER_NAMES, decision_headers
 from hardening.ratelimit.limiter import Decision, RateLimiter
 from hardening.ratelimit.policy import UnknownClientError
 
@@ -93,7 +93,14 @@ def merge_headers(existing: RawHeaders, ours: RawHeaders) -> RawHeaders:
 
     ``RateLimit`` and ``RateLimit-Policy`` are lists: an endpoint-level policy's items
     and ours are joined. Other headers the app already set (legacy ones) are kept.
+    ``ours`` are :func:`~hardening.ratelimit.headers.decision_headers`.
     """
+    for name, _ in existing:
+        if name in HEADER_NAMES:
+            break
+    else:  # the usual response: none of ours yet
+        existing.extend(ours)
+        return existing
     present = {name: index for index, (name, _) in enumerate(existing)}
     for name, value in ours:
         index = present.get(name)
