@@ -248,3 +248,82 @@ async def test_non_http_passes_through() -> None:
 
     await TracingMiddleware(app)({"type": "lifespan"}, None, None)  # type: ignore[arg-type]
     assert seen == ["lifespan"]
+
+
+@pytest.mark.anyio
+async def test_without_sdk_the_upstream_context_and_baggage_still_reach_the_app() -> None:
+    """The global (placeholder) providers: nothing records, the upstream context is carried."""
+    from opentelemetry import baggage
+
+    seen: list[tuple[Any, ...]] = []
+
+    async def endpoint(request: Request) -> PlainTextResponse:
+        span = trace.get_current_span()
+        seen.append((get_trace_ids(), span.get_span_context().is_valid, baggage.get_baggage("tenant")))
+        return PlainTextResponse("ok")
+
+    app = TracingMiddleware(Starlette(routes=[Route("/", endpoint)]))
+    assert isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)  # no SDK set in the tests
+    leaked = TracerProvider().get_tracer("test")
+    with leaked.start_as_current_span("leaked"):
+        await get(app, "/", headers={"traceparent": TRACEPARENT})
+        await get(app, "/", headers={"baggage": "tenant=acme"})
+        await get(app, "/")
+    assert seen == [
+        (("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"), True, None),
+        (None, False, "acme"),
+        (None, False, None),  # the leaked span is not this request's
+    ]
+    assert get_trace_ids() is None
+
+
+@pytest.mark.anyio
+async def test_a_custom_propagator_is_always_asked() -> None:
+    """Only the W3C propagators are known to read nothing but their own headers."""
+    from opentelemetry import propagate
+    from opentelemetry.propagators.textmap import TextMapPropagator
+
+    class Custom(TextMapPropagator):
+        def extract(self, carrier: Any, context: Any = None, getter: Any = None) -> Any:
+            value = getter.get(carrier, "x-upstream-trace")
+            if not value:
+                return context
+            span_context = trace.SpanContext(int(value[0], 16), 0x00F067AA0BA902B7, is_remote=True)
+            return trace.set_span_in_context(trace.NonRecordingSpan(span_context), context)
+
+        def inject(self, carrier: Any, context: Any = None, setter: Any = None) -> None:
+            raise NotImplementedError
+
+        @property
+        def fields(self) -> set[str]:
+            return set()
+
+    previous = propagate.get_global_textmap()
+    propagate.set_global_textmap(Custom())
+    try:
+        response = await get(TracingMiddleware(APP), "/items/1", headers={"x-upstream-trace": "ab" * 16})
+    finally:
+        propagate.set_global_textmap(previous)
+    assert response.text == "ab" * 16
+
+
+@pytest.mark.anyio
+async def test_metrics_start_once_an_sdk_meter_provider_is_set() -> None:
+    """Through the API's placeholder provider: nothing recorded before an SDK is set, all after."""
+    from opentelemetry.metrics._internal import _ProxyMeterProvider
+
+    placeholder = _ProxyMeterProvider()
+    app = TracingMiddleware(APP, meter_provider=placeholder)
+    await get(app, "/items/1")
+    reader = InMemoryMetricReader()
+    sdk = MeterProvider(metric_readers=[reader])
+    try:
+        placeholder.on_set_meter_provider(sdk)
+        await get(app, "/items/2")
+        data = reader.get_metrics_data()
+    finally:
+        sdk.shutdown()
+    metrics = {m.name: m for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
+    [point] = metrics["http.server.request.duration"].data.data_points
+    assert point.count == 1
+    assert point.attributes["http.route"] == "/items/{item_id}"

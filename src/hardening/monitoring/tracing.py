@@ -87,7 +87,11 @@ class _HeaderGetter:
     """OpenTelemetry ``Getter`` over raw ASGI headers."""
 
     def get(self, carrier: Iterable[tuple[bytes, bytes]], key: str) -> list[str] | None:
-        name = key.lower().encode("latin-1")
+        name = _HEADER_NAMES.get(key)
+        if name is None:
+            name = key.lower().encode("latin-1")
+            if len(_HEADER_NAMES) < _MAX_HEADER_NAMES:
+                _HEADER_NAMES[key] = name
         values = [value.decode("latin-1") for item, value in carrier if item == name]
         return values or None
 
@@ -96,6 +100,25 @@ class _HeaderGetter:
 
 
 _GETTER: Final = _HeaderGetter()
+_HEADER_NAMES: dict[str, bytes] = {}
+_MAX_HEADER_NAMES: Final = 256
+
+
+def _headers_read_by(textmap: Any) -> frozenset[bytes] | None:
+    """The headers ``textmap.extract`` reads, when it is made of the W3C propagators only.
+
+    Those read nothing but their ``fields`` (``traceparent``, ``tracestate``, ``baggage``)
+    and return the context unchanged when none is present, so a request without any of
+    them needs no extraction. ``None`` for any other propagator: always extract.
+    """
+    composite = require("opentelemetry.propagators.composite", extra="otel", feature="tracing")
+    tracecontext = require("opentelemetry.trace.propagation.tracecontext", extra="otel", feature="tracing")
+    baggage = require("opentelemetry.baggage.propagation", extra="otel", feature="tracing")
+    known = (tracecontext.TraceContextTextMapPropagator, baggage.W3CBaggagePropagator)
+    parts = getattr(textmap, "_propagators", None) if type(textmap) is composite.CompositePropagator else (textmap,)
+    if parts is None or not all(type(part) in known for part in parts):
+        return None
+    return frozenset(field.lower().encode("latin-1") for field in textmap.fields)
 
 
 class TracingMiddleware:
@@ -131,6 +154,14 @@ class TracingMiddleware:
         from hardening import __version__
 
         self._tracer = self._trace.get_tracer("hardening", __version__, tracer_provider=tracer_provider)
+        self._server_kind = self._trace.SpanKind.SERVER
+        # Without an SDK (no provider set, or a no-op one) spans never record: the layer
+        # then only carries the upstream context, as the API's no-op tracer would.
+        self._noop_tracer = self._trace.NoOpTracer()
+        self._tracer_follows_global = isinstance(self._tracer, self._trace.ProxyTracer)
+        self._idle_context = self._trace.set_span_in_context(self._trace.INVALID_SPAN, self._context.Context())
+        self._textmap: Any = None
+        self._textmap_headers: frozenset[bytes] | None = None
         self._resolver = ClientResolver(proxy)
         self._excluded = frozenset(config.exclude_paths)
         self._duration: Any = None
@@ -150,7 +181,7 @@ class TracingMiddleware:
                 description="Number of active HTTP server requests.",
             )
 
-    def _attributes(self, scope: Scope, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+    def _attributes(self, scope: Scope, headers: Iterable[tuple[bytes, bytes]]) -> dict[str, Any]:
         attributes: dict[str, Any] = {
             "http.request.method": scope.get("method", "_OTHER"),
             "url.scheme": self._resolver.scheme(scope),
@@ -181,28 +212,87 @@ class TracingMiddleware:
             attributes["request_id"] = request_id
         return attributes
 
+    def _extract(self, headers: Iterable[tuple[bytes, bytes]]) -> Any:
+        """Return the context the request's propagation headers give, or ``None`` if none do."""
+        textmap = self._propagate.get_global_textmap()
+        if textmap is not self._textmap:
+            self._textmap_headers = _headers_read_by(textmap)
+            self._textmap = textmap
+        names = self._textmap_headers
+        if names is not None:
+            for name, _ in headers:
+                if name in names:
+                    break
+            else:
+                return None
+        # A fresh base context: a span leaked by a previous request on this connection
+        # can never become this request's parent.
+        return textmap.extract(headers, context=self._context.Context(), getter=_GETTER)
+
+    def _spans_are_noop(self) -> bool:
+        """Whether ``start_span`` would return the API's non-recording span (no SDK)."""
+        tracer = self._tracer
+        if self._tracer_follows_global:  # a ProxyTracer delegates to the global provider's tracer, once set
+            tracer = getattr(tracer, "_tracer", tracer)
+        return isinstance(tracer, self._trace.NoOpTracer)
+
+    def _metrics_are_noop(self) -> bool:
+        """Whether recording would do nothing: metrics off, or instruments without an SDK behind them."""
+        if self._active is None:
+            return True
+        # The API's placeholder instruments forward to ``_real_instrument`` once an SDK's
+        # meter provider is set; other instruments have no such attribute and are recorded.
+        return (
+            getattr(self._active, "_real_instrument", self) is None
+            and getattr(self._duration, "_real_instrument", self) is None
+        )
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection (other scope types pass through)."""
         if scope["type"] != "http" or scope.get("path") in self._excluded:
             await self.app(scope, receive, send)
             return
+        headers = scope.get("headers") or ()
+        parent = self._extract(headers)
+        if self._spans_are_noop() and self._metrics_are_noop():
+            # Nothing records: carry the upstream context (if any) and nothing else.
+            if parent is None:
+                context, ids = self._idle_context, None
+            else:
+                span = self._noop_tracer.start_span(scope.get("method", "HTTP"), context=parent, kind=self._server_kind)
+                context, ids = self._trace.set_span_in_context(span, parent), self._span_ids(span, scope)
+            token = self._context.attach(context)
+            ids_token = TRACE_IDS.set(ids)
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                TRACE_IDS.reset(ids_token)
+                self._context.detach(token)
+            return
+        await self._traced(scope, receive, send, headers, self._context.Context() if parent is None else parent)
+
+    def _span_ids(self, span: Any, scope: Scope) -> tuple[str, str] | None:
+        """Return the span's ``(trace_id, span_id)`` and store them in the scope state, if valid."""
+        span_context = span.get_span_context()
+        if not span_context.is_valid:
+            return None
         trace_api = self._trace
-        headers: list[tuple[bytes, bytes]] = list(scope.get("headers", ()))
-        # A fresh base context: a span leaked by a previous request on this connection
-        # can never become this request's parent.
-        parent = self._propagate.extract(headers, context=self._context.Context(), getter=_GETTER)
+        ids = (trace_api.format_trace_id(span_context.trace_id), trace_api.format_span_id(span_context.span_id))
+        state = scope_state(scope)
+        state[TRACE_ID_STATE_KEY], state[SPAN_ID_STATE_KEY] = ids
+        return ids
+
+    async def _traced(
+        self, scope: Scope, receive: Receive, send: Send, headers: Iterable[tuple[bytes, bytes]], parent: Any
+    ) -> None:
+        trace_api = self._trace
         method = scope.get("method", "HTTP")
-        span = self._tracer.start_span(method, context=parent, kind=trace_api.SpanKind.SERVER)
+        span = self._tracer.start_span(method, context=parent, kind=self._server_kind)
         recording = span.is_recording()
         if recording:
             span.set_attributes(self._attributes(scope, headers))
         token = self._context.attach(trace_api.set_span_in_context(span, parent))
-        span_context = span.get_span_context()
-        ids: tuple[str, str] | None = None
-        if span_context.is_valid:
-            ids = (trace_api.format_trace_id(span_context.trace_id), trace_api.format_span_id(span_context.span_id))
-            state = scope_state(scope)
-            state[TRACE_ID_STATE_KEY], state[SPAN_ID_STATE_KEY] = ids
+        ids = self._span_ids(span, scope)
         ids_token = TRACE_IDS.set(ids)
         scheme = self._resolver.scheme(scope) if self._active is not None else ""
         if self._active is not None:
