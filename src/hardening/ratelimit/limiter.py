@@ -335,7 +335,7 @@ class RateLimiter:
         counters = self.counters
         if outcome.allowed:
             counters["fallback_allowed" if degraded else "allowed"] += 1
-            return Decision("allowed", policy, outcome, degraded=degraded)
+            return Decision("allowed", policy, outcome, degraded)
         if policy.shadow:
             counters["shadow_limited"] += 1
             return Decision("allowed", policy, outcome, degraded=degraded, shadow_limited=True)

@@ -131,15 +131,12 @@ class RateLimitMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Decide an HTTP request, then answer it or pass it on with headers."""
-        scope_type = scope["type"]
-        if scope_type == "lifespan":
-            await self.app(scope, self._lifespan_receive(receive), send)
-            return
-        if scope_type != "http":
+        if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                receive = self._lifespan_receive(receive)
             await self.app(scope, receive, send)
             return
-        state = scope_state(scope)
-        state[LIMITER_STATE_KEY] = self.limiter
+        scope_state(scope)[LIMITER_STATE_KEY] = self.limiter
         policy = self._match(scope["method"], scope["path"])
         headers: RawHeaders = []
         if policy is not None:
@@ -163,12 +160,9 @@ class RateLimitMiddleware:
                 )
                 return
             headers = decision_headers(decision, ietf=self._ietf, legacy=self._legacy)
-        await self.app(scope, receive, self._wrap_send(scope, send, headers))
-
-    def _wrap_send(self, scope: Scope, send: Send, headers: RawHeaders) -> Send:
         replaced = False
 
-        async def wrapped(message: Message) -> None:
+        async def send_with_headers(message: Message) -> None:
             nonlocal replaced
             if replaced:
                 return  # the body of a response we replaced with a problem
@@ -183,7 +177,7 @@ class RateLimitMiddleware:
                     message["headers"] = merge_headers(list(message.get("headers", ())), headers)
             await send(message)
 
-        return wrapped
+        await self.app(scope, receive, send_with_headers)
 
     def _lifespan_receive(self, receive: Receive) -> Receive:
         async def wrapped() -> Message:

@@ -141,12 +141,13 @@ class MemoryStore:
         self, keys: Sequence[str], limits: Sequence[Limit], strategy: Strategy, cost: int, now: float
     ) -> Outcome:
         """Decide one request at time ``now`` (seconds on this store's clock)."""
-        states = [self._state(key, strategy) for key in keys]
+        state = self._state
+        states = [state(keys[0], strategy)] if len(keys) == 1 else [state(key, strategy) for key in keys]
+        if strategy == "sliding-window-counter":
+            return self._sliding(states, limits, cost, now)
         if strategy == "fixed-window":
             return self._fixed(states, limits, cost, now)
-        if strategy == "moving-window":
-            return self._moving(states, limits, cost, now)
-        return self._sliding(states, limits, cost, now)
+        return self._moving(states, limits, cost, now)
 
     async def ping(self) -> None:
         """Memory is always available."""
