@@ -23,7 +23,7 @@ import enum
 import re
 import threading
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from typing import Any, Final
 from urllib.parse import quote
@@ -35,6 +35,7 @@ __all__ = (
     "redact",
     "redact_text",
     "redact_url",
+    "redactor",
     "register_secret",
     "registered_secret_count",
 )
@@ -110,6 +111,14 @@ _PLAIN_TYPES: Final = (
     enum.Enum,
 )
 
+_SCALAR_TYPES: Final = frozenset({int, float, bool, type(None)})
+"""Exact types returned as they are without any check (a subclass takes the long way)."""
+
+_KEY_VERDICTS: dict[str, bool] = {}
+""":func:`is_sensitive_key` answers for the keys seen so far (a plain dict: no lock, no
+eviction; once full, later keys take the cached pattern search instead)."""
+_MAX_KEY_VERDICTS: Final = 4096
+
 _lock = threading.Lock()
 _secrets: set[str] = set()
 _secret_pattern: re.Pattern[str] | None = None
@@ -165,9 +174,12 @@ def is_sensitive_key(key: str) -> bool:
     Args:
         key: A mapping key, header name, query parameter or variable name.
     """
-    if len(key) > 128:
-        key = key[:128]
-    return _is_sensitive_normalized(key)
+    verdict = _KEY_VERDICTS.get(key)
+    if verdict is None:
+        verdict = _is_sensitive_normalized(key[:128])
+        if len(_KEY_VERDICTS) < _MAX_KEY_VERDICTS:
+            _KEY_VERDICTS[key] = verdict
+    return verdict
 
 
 def _mask_query(match: re.Match[str]) -> str:
@@ -262,10 +274,40 @@ def redact(value: Any, *, extra_keys: Iterable[str] = ()) -> Any:
     return _redact(value, extra, 0)
 
 
-def _redact_key(key: Any, item: Any, extra: frozenset[str], depth: int) -> Any:
-    if isinstance(key, str) and (is_sensitive_key(key) or (extra and key.lower() in extra)):
-        return REDACTED if item is not None else None
-    return _redact(item, extra, depth + 1)
+def redactor(*, extra_keys: Iterable[str] = ()) -> Callable[[Any], Any]:
+    """Return :func:`redact` with ``extra_keys`` bound, for redacting many values alike.
+
+    Args:
+        extra_keys: More key names (exact, case-insensitive) to treat as sensitive.
+    """
+    extra = frozenset(key.lower() for key in extra_keys)
+
+    def redact_value(value: Any) -> Any:
+        return _redact(value, extra, 0)
+
+    return redact_value
+
+
+def _redact_mapping(value: Mapping[Any, Any], extra: frozenset[str], depth: int) -> Any:
+    changed = False
+    out: dict[Any, Any] = {}
+    for key, item in value.items():
+        sensitive = _KEY_VERDICTS.get(key) if type(key) is str else None
+        if sensitive is None:
+            sensitive = isinstance(key, str) and is_sensitive_key(key)
+        if sensitive or (extra and isinstance(key, str) and key.lower() in extra):
+            new = REDACTED if item is not None else None
+        elif type(item) is str:
+            new = redact_text(item)
+        elif type(item) in _SCALAR_TYPES:  # the common log fields: nothing to look at
+            out[key] = item
+            continue
+        else:
+            new = _redact(item, extra, depth + 1)
+        if new is not item:
+            changed = True
+        out[key] = new
+    return out if changed else value
 
 
 def _redact(value: Any, extra: frozenset[str], depth: int) -> Any:
@@ -276,13 +318,7 @@ def _redact(value: Any, extra: frozenset[str], depth: int) -> Any:
     if depth >= _MAX_DEPTH:
         return REDACTED
     if isinstance(value, Mapping):
-        changed = False
-        out: dict[Any, Any] = {}
-        for key, item in value.items():
-            new = _redact_key(key, item, extra, depth)
-            changed = changed or new is not item
-            out[key] = new
-        return out if changed else value
+        return _redact_mapping(value, extra, depth)
     if isinstance(value, (list, tuple)):
         if len(value) == 2 and _is_sensitive_pair_name(value[0], extra):
             items = [value[0], REDACTED]

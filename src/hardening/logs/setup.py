@@ -18,7 +18,7 @@ from pydantic import Field, field_validator
 from hardening._config import LayerConfig
 from hardening._imports import require
 from hardening.logs._context import REQUEST_ID, TRACE_IDS
-from hardening.redaction import redact
+from hardening.redaction import redactor
 
 if TYPE_CHECKING:
     from collections.abc import Callable, MutableMapping
@@ -137,8 +137,10 @@ def _order_core_keys(_logger: Any, _method: str, event_dict: EventDict) -> Event
 
 
 def _redaction_processor(extra_keys: tuple[str, ...]) -> Callable[[Any, str, EventDict], EventDict]:
+    redact_value = redactor(extra_keys=extra_keys)
+
     def redact_event(_logger: Any, _method: str, event_dict: EventDict) -> EventDict:
-        result: EventDict = redact(event_dict, extra_keys=extra_keys)
+        result: EventDict = redact_value(event_dict)
         return result
 
     return redact_event
