@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -298,3 +299,34 @@ def test_request_id_layer_binds_structlog_context_for_the_request_only() -> None
     finally:
         structlog.contextvars.clear_contextvars()
     assert seen == [{"request_id": request_id}]
+
+
+def test_timestamps_are_iso_utc_like_structlogs_and_records_stay_untouched() -> None:
+    """The timestamp reads as structlog's ISO UTC stamp; other handlers see the record as logged."""
+    import datetime
+
+    stream = setup()
+    kept: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            kept.append(record)
+
+    other = Keep()
+    logging.getLogger().addHandler(other)
+    try:
+        before = datetime.datetime.now(tz=datetime.timezone.utc)
+        logging.getLogger("lib").error("failed %s", "twice", exc_info=ValueError("x"), extra={"n": 1})
+        after = datetime.datetime.now(tz=datetime.timezone.utc)
+    finally:
+        logging.getLogger().removeHandler(other)
+    [line] = lines(stream)
+    stamp = line["timestamp"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z", stamp)
+    moment = datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    assert before - datetime.timedelta(milliseconds=1) <= moment <= after + datetime.timedelta(milliseconds=1)
+    assert line["event"] == "failed twice"
+    assert line["n"] == 1
+    assert "exception" in line
+    [record] = kept
+    assert (record.msg, record.args, record.exc_info is not None) == ("failed %s", ("twice",), True)
