@@ -38,6 +38,17 @@ def test_no_trusted_proxy_ignores_every_forwarded_header(caplog: pytest.LogCaptu
     assert warnings[0].levelno == logging.WARNING
 
 
+@pytest.mark.parametrize("header", ["x-forwarded-for", "forwarded"])
+def test_ignored_forwarding_is_warned_about_once_either_header(header: str, caplog: pytest.LogCaptureFixture) -> None:
+    resolver = ClientResolver()
+    for _ in range(3):  # plain requests first: nothing to warn about
+        assert resolver.client_ip(scope("203.0.113.9", {"x-real-ip": "3.3.3.3"})) == "203.0.113.9"
+    assert not [r for r in caplog.records if "forwarded_header_ignored" in r.getMessage()]
+    for _ in range(3):
+        assert resolver.client_ip(scope("203.0.113.9", {header: "for=1.1.1.1"})) == "203.0.113.9"
+    assert len([r for r in caplog.records if "forwarded_header_ignored" in r.getMessage()]) == 1
+
+
 def test_rightmost_untrusted_hop_is_the_client() -> None:
     headers = {"x-forwarded-for": "6.6.6.6, 198.51.100.7, 10.1.2.3"}
     assert TRUSTED.client_ip(scope("10.0.0.1", headers)) == "198.51.100.7"

@@ -17,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 from functools import lru_cache
+from operator import itemgetter
 from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
@@ -32,6 +33,7 @@ _XFF: Final = b"x-forwarded-for"
 _XFP: Final = b"x-forwarded-proto"
 _FORWARDED: Final = b"forwarded"
 _FORWARDING_HEADERS: Final = frozenset({_XFF, _FORWARDED})
+_NAME: Final = itemgetter(0)  # of a header pair
 _UNIX: Final = "unix"
 _MAX_HOPS: Final = 64
 _MAX_HEADER: Final = 8192
@@ -215,12 +217,7 @@ class ClientResolver:
             return self._trust_unix
         return bool(self._networks) and self._trusted(peer)
 
-    def _warn_untrusted_forwarding(self, scope: Scope) -> None:
-        for name, _ in scope.get("headers", ()):
-            if name in _FORWARDING_HEADERS:
-                break
-        else:
-            return
+    def _warn_untrusted_forwarding(self) -> None:
         self._warned = True
         _logger.warning(
             "proxy.forwarded_header_ignored: a request carries X-Forwarded-For or Forwarded "
@@ -252,8 +249,8 @@ class ClientResolver:
         if client and peer is None:
             peer = str(client[0])  # e.g. a test client name; never trusted
         if not self._any_trust:
-            if not self._warned:
-                self._warn_untrusted_forwarding(scope)
+            if not self._warned and not _FORWARDING_HEADERS.isdisjoint(map(_NAME, scope.get("headers", ()))):
+                self._warn_untrusted_forwarding()
             return peer
         if not self._peer_trusted(peer):
             return peer

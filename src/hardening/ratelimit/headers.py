@@ -30,11 +30,8 @@ def decision_headers(decision: Decision, *, ietf: bool = True, legacy: bool = Fa
     if outcome is None:
         return []
     policy = decision.policy
-    headers: RawHeaders = []
+    headers: RawHeaders
     if ietf:
-        headers.append(
-            (b"ratelimit-policy", policy.fallback_policy_header if decision.degraded else policy.policy_header)
-        )
         prefixes, results = policy.item_prefixes, outcome.results  # prefix: '"name";r='
         if len(results) == 1 == len(prefixes):
             result = results[0]
@@ -44,7 +41,12 @@ def decision_headers(decision: Decision, *, ietf: bool = True, legacy: bool = Fa
                 f"{prefix}{result.remaining};t={math.ceil(result.reset)}"
                 for prefix, result in zip(prefixes, results, strict=True)
             )
-        headers.append((b"ratelimit", items.encode("latin-1")))
+        headers = [
+            (b"ratelimit-policy", policy.fallback_policy_header if decision.degraded else policy.policy_header),
+            (b"ratelimit", items.encode("latin-1")),
+        ]
+    else:
+        headers = []
     if legacy and outcome.results:
         limits = decision.limits
         index = min(range(len(outcome.results)), key=lambda i: outcome.results[i].remaining)

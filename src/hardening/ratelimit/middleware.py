@@ -9,6 +9,7 @@ shutdown the limiter's probe and connections are closed.
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Final
 
 from hardening._asgi import ASGIApp, Message, RawHeaders, Receive, Scope, Send, scope_state
@@ -86,6 +87,7 @@ async def reject(
 
 
 _LISTS: Final = frozenset({b"ratelimit", b"ratelimit-policy"})
+_NAME: Final = itemgetter(0)  # of a header pair
 
 
 def merge_headers(existing: RawHeaders, ours: RawHeaders) -> RawHeaders:
@@ -95,10 +97,7 @@ def merge_headers(existing: RawHeaders, ours: RawHeaders) -> RawHeaders:
     and ours are joined. Other headers the app already set (legacy ones) are kept.
     ``ours`` are :func:`~hardening.ratelimit.headers.decision_headers`.
     """
-    for name, _ in existing:
-        if name in HEADER_NAMES:
-            break
-    else:  # the usual response: none of ours yet
+    if HEADER_NAMES.isdisjoint(map(_NAME, existing)):  # the usual response: none of ours yet
         existing.extend(ours)
         return existing
     present = {name: index for index, (name, _) in enumerate(existing)}
@@ -136,7 +135,8 @@ class RateLimitMiddleware:
                 receive = self._lifespan_receive(receive)
             await self.app(scope, receive, send)
             return
-        scope_state(scope)[LIMITER_STATE_KEY] = self.limiter
+        state = scope_state(scope)
+        state[LIMITER_STATE_KEY] = self.limiter
         policy = self._match(scope["method"], scope["path"])
         headers: RawHeaders = []
         if policy is not None:
@@ -167,7 +167,7 @@ class RateLimitMiddleware:
             if replaced:
                 return  # the body of a response we replaced with a problem
             if message["type"] == "http.response.start":
-                pending = scope.get("state", {}).get(PENDING_PROBLEM_STATE_KEY)
+                pending = state.get(PENDING_PROBLEM_STATE_KEY)
                 if pending is not None and message.get("status") in (429, 503):
                     replaced = True
                     problem, extra = pending
