@@ -9,6 +9,7 @@ shutdown the limiter's probe and connections are closed.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from operator import itemgetter
 from typing import Final
 
@@ -84,6 +85,10 @@ async def reject(
     """Answer a rejected decision with its problem+json response."""
     problem, headers = rejection(decision, ietf=ietf, legacy=legacy, unavailable_retry=unavailable_retry)
     await send_problem(scope, send, problem, headers=headers)
+
+
+async def _nothing() -> None:
+    """An awaitable that sends nothing."""
 
 
 _LISTS: Final = frozenset({b"ratelimit", b"ratelimit-policy"})
@@ -162,20 +167,20 @@ class RateLimitMiddleware:
             headers = decision_headers(decision, ietf=self._ietf, legacy=self._legacy)
         replaced = False
 
-        async def send_with_headers(message: Message) -> None:
+        def send_with_headers(message: Message) -> Awaitable[None]:
+            # A plain function returning the awaitable of the next send: no coroutine of ours.
             nonlocal replaced
             if replaced:
-                return  # the body of a response we replaced with a problem
+                return _nothing()  # the body of a response we replaced with a problem
             if message["type"] == "http.response.start":
                 pending = state.get(PENDING_PROBLEM_STATE_KEY)
                 if pending is not None and message.get("status") in (429, 503):
                     replaced = True
                     problem, extra = pending
-                    await send_problem(scope, send, problem, headers=extra)
-                    return
+                    return send_problem(scope, send, problem, headers=extra)
                 if headers:
                     message["headers"] = merge_headers(list(message.get("headers", ())), headers)
-            await send(message)
+            return send(message)
 
         await self.app(scope, receive, send_with_headers)
 
