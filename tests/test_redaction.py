@@ -287,3 +287,25 @@ def test_the_fast_path_of_redact_text_changes_nothing(parts: list[str]) -> None:
 )
 def test_separated_and_case_folded_keys_still_take_the_full_path(text: str) -> None:
     assert "hunter2x" not in redact_text(text)
+
+
+def test_a_text_seen_clean_is_masked_once_a_secret_in_it_is_registered() -> None:
+    text = "connected as canary-late-registered-77 to db"
+    assert redact_text(text) == text
+    assert redact_text(text) == text  # now remembered as clean
+    register_secret("canary-late-registered-77")
+    try:
+        assert redact_text(text) == f"connected as {REDACTED} to db"
+    finally:
+        _clear_registered_secrets()
+    assert redact_text(text) == text
+
+
+def test_many_distinct_texts_keep_being_redacted() -> None:
+    """The memory of clean texts is bounded and starts over; redaction never depends on it."""
+    for number in range(10_000):
+        assert redact_text(f"/items/{number}") == f"/items/{number}"
+    assert redact_text("?token=abc") == f"?token={REDACTED}"
+    from hardening import redaction
+
+    assert len(redaction._clean_texts) <= redaction._MAX_CLEAN_TEXTS

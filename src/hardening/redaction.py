@@ -119,6 +119,12 @@ _KEY_VERDICTS: dict[str, bool] = {}
 eviction; once full, later keys take the cached pattern search instead)."""
 _MAX_KEY_VERDICTS: Final = 4096
 
+_clean_texts: set[str] = set()
+"""Short texts :func:`redact_text` found nothing to mask in, under the current secrets."""
+_clean_generation = 0
+_MAX_CLEAN_TEXTS: Final = 4096
+_MAX_CLEAN_TEXT_LENGTH: Final = 256
+
 _lock = threading.Lock()
 _secrets: set[str] = set()
 _secret_pattern: re.Pattern[str] | None = None
@@ -144,6 +150,7 @@ def register_secret(value: str) -> None:
         _secrets.update(forms)
         ordered = sorted(_secrets, key=len, reverse=True)
         _secret_pattern = re.compile("|".join(re.escape(item) for item in ordered))
+        _forget_clean_texts()
 
 
 def registered_secret_count() -> int:
@@ -157,6 +164,23 @@ def _clear_registered_secrets() -> None:
     with _lock:
         _secrets.clear()
         _secret_pattern = None
+        _forget_clean_texts()
+
+
+def _forget_clean_texts() -> None:
+    """Drop the texts known to need no redaction (after the secrets changed)."""
+    global _clean_generation
+    _clean_generation += 1  # after the new pattern is in place, before clearing
+    _clean_texts.clear()
+
+
+def _remember_clean_text(text: str, generation: int) -> None:
+    """Remember that ``text`` needs no redaction, as found under ``generation``'s secrets."""
+    if len(_clean_texts) >= _MAX_CLEAN_TEXTS:
+        _clean_texts.clear()  # start over: values that keep coming back return quickly
+    _clean_texts.add(text)
+    if generation != _clean_generation:  # the secrets changed meanwhile
+        _clean_texts.discard(text)
 
 
 @lru_cache(maxsize=4096)
@@ -225,12 +249,19 @@ def redact_text(text: str) -> str:
     Args:
         text: Any string: a log message, an exception message, a header value.
     """
+    if text in _clean_texts:  # the same method, route, agent or address as on earlier lines
+        return text
+    generation = _clean_generation
+    original = text
     pattern = _secret_pattern
     if pattern is not None:
         text = pattern.sub(REDACTED, text)
-    if "@" not in text and (("=" not in text and ":" not in text) or not _may_name_sensitive_key(text)):
-        return text  # no URL credentials, and no key below could be a sensitive one
-    return _redact_patterns(text)
+    if "@" in text or (("=" in text or ":" in text) and _may_name_sensitive_key(text)):
+        text = _redact_patterns(text)
+    # else: no URL credentials, and no key below could be a sensitive one
+    if text is original and len(text) <= _MAX_CLEAN_TEXT_LENGTH and type(text) is str:
+        _remember_clean_text(text, generation)
+    return text
 
 
 def _may_name_sensitive_key(text: str) -> bool:
