@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 
@@ -38,3 +39,25 @@ def _isolate_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
             monkeypatch.delenv(key)
     yield
     _clear_registered_secrets()
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """Put every logger back as it was: tests (and the benchmark smoke test) configure logging."""
+    loggers = [
+        logging.getLogger(),
+        *(lg for lg in logging.root.manager.loggerDict.values() if isinstance(lg, logging.Logger)),
+    ]
+    saved = [(lg, list(lg.handlers), lg.level, lg.propagate, lg.disabled) for lg in loggers]
+    yield
+    known = {id(lg) for lg in loggers}
+    for lg, handlers, level, propagate, disabled in saved:
+        lg.handlers[:] = handlers
+        lg.setLevel(level)
+        lg.propagate = propagate
+        lg.disabled = disabled
+    for item in list(logging.root.manager.loggerDict.values()):
+        if isinstance(item, logging.Logger) and id(item) not in known:
+            item.handlers.clear()
+            item.setLevel(logging.NOTSET)
+            item.propagate = True
