@@ -10,14 +10,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from hardening import HardeningSettings, harden
+from hardening import HardeningSettings, harden, install_problem_handlers
 
 
 async def hello(request: Request) -> JSONResponse:
     return JSONResponse({"message": "hello, hardened world"})
 
 
-app = harden(
-    Starlette(routes=[Route("/", hello)]),
-    HardeningSettings(environment="development"),
-)
+starlette_app = Starlette(routes=[Route("/", hello)])
+install_problem_handlers(starlette_app)  # 404 and 405 as problem+json too
+app = harden(starlette_app, HardeningSettings(environment="development"))
