@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 import tracemalloc
@@ -30,7 +31,8 @@ from hardening.ratelimit import (
     RateLimitRule,
     rate_limit,
 )
-from hardening.ratelimit.stores import Limit, Strategy
+from hardening.ratelimit.limiter import Decision
+from hardening.ratelimit.stores import Limit, LimitResult, Outcome, Strategy
 from hardening.settings import HardeningSettings
 from tests.extras import import_extra
 
@@ -468,6 +470,21 @@ class FakeClock:
 
 def decide(store: MemoryStore, clock: FakeClock, strategy: Strategy, limit: Limit, key: str = "k") -> bool:
     return store.acquire_now((key,), (limit,), strategy, 1, clock.now).allowed
+
+
+def test_result_objects_stay_frozen_comparable_and_replaceable() -> None:
+    result = LimitResult(3, 1.5)
+    outcome = Outcome(True, (result,))
+    decision = Decision("allowed", RateLimiter().table.policies()[0], outcome)
+    assert result == LimitResult(3, 1.5)
+    assert hash(result) == hash(LimitResult(3, 1.5))
+    assert dataclasses.replace(result, remaining=2) == LimitResult(2, 1.5)
+    assert outcome == Outcome(True, (LimitResult(3, 1.5),))
+    assert (decision.degraded, decision.shadow_limited) == (False, False)
+    assert repr(result) == "LimitResult(remaining=3, reset=1.5)"
+    for obj, name in ((result, "remaining"), (outcome, "allowed"), (decision, "status")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(obj, name, None)
 
 
 def test_fixed_window_edges() -> None:

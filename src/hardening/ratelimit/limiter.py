@@ -19,6 +19,7 @@ from starlette.types import Scope
 
 from hardening.clientip import ClientResolver, ProxyConfig
 from hardening.errors import ConfigurationError
+from hardening.ratelimit._slots import slot_setters
 from hardening.ratelimit.breaker import CircuitBreaker
 from hardening.ratelimit.config import (
     FailureMode,
@@ -100,6 +101,20 @@ class Decision:
     degraded: bool = False
     shadow_limited: bool = False
 
+    def __init__(  # by hand: see _slots
+        self,
+        status: Literal["allowed", "limited", "unavailable"],
+        policy: Policy,
+        outcome: Outcome | None,
+        degraded: bool = False,
+        shadow_limited: bool = False,
+    ) -> None:
+        _set_status(self, status)
+        _set_policy(self, policy)
+        _set_outcome(self, outcome)
+        _set_degraded(self, degraded)
+        _set_shadow_limited(self, shadow_limited)
+
     @property
     def limits(self) -> tuple[Limit, ...]:
         """The limits that were enforced (the fallback's share while degraded)."""
@@ -113,6 +128,11 @@ class Decision:
             result.reset for result in self.outcome.results
         ]
         return max(1, math.ceil(max(waits, default=1.0)))
+
+
+_set_status, _set_policy, _set_outcome, _set_degraded, _set_shadow_limited = slot_setters(
+    Decision, "status", "policy", "outcome", "degraded", "shadow_limited"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,7 +347,7 @@ class RateLimiter:
         sync_key = policy.sync_key
         if memory is None or sync_key is None:
             return None
-        keys = policy.storage_keys(sync_key(scope))
+        keys = policy.keys_for(sync_key(scope))
         outcome = memory.acquire_now(keys, policy.limits, policy.strategy, policy.cost, memory._clock())
         return self._conclude(policy, outcome)
 

@@ -140,7 +140,9 @@ class RateLimitMiddleware:
                 receive = self._lifespan_receive(receive)
             await self.app(scope, receive, send)
             return
-        state = scope_state(scope)
+        state = scope.get("state")
+        if state is None:
+            state = scope_state(scope)
         state[LIMITER_STATE_KEY] = self.limiter
         policy = self._match(scope["method"], scope["path"])
         headers: RawHeaders = []

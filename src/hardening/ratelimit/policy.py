@@ -42,6 +42,7 @@ SyncKeyFunc = Callable[[Scope], str]
 
 UNKNOWN_CLIENT: Final = "unknown-client"
 _MAX_KEY_INPUT: Final = 4096
+_KEYS_CACHE: Final = 2048
 _PARAM: Final = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([A-Za-z_]+))?\}")
 _logger = logging.getLogger("hardening.ratelimit")
 
@@ -217,6 +218,8 @@ class Policy:
     item_prefixes: tuple[str, ...] = field(init=False, repr=False)
     _key_head: str = field(init=False, repr=False)
     _key_tails: tuple[str, ...] = field(init=False, repr=False)
+    keys_for: Callable[[str], tuple[str, ...]] = field(init=False, repr=False)
+    """:meth:`storage_keys`, cached for the most recent identities."""
 
     def __post_init__(self) -> None:
         if len(self.limits) == 1:
@@ -235,6 +238,7 @@ class Policy:
         object.__setattr__(self, "_key_head", f"{self.key_prefix}:{{{self.name}:")
         tails = tuple(f"}}:{limit.amount}/{limit.window}:{code}" for limit in self.limits)
         object.__setattr__(self, "_key_tails", tails)
+        object.__setattr__(self, "keys_for", lru_cache(maxsize=_KEYS_CACHE)(self.storage_keys))
 
     def _policy_value(self, limits: Sequence[Limit]) -> bytes:
         return ", ".join(

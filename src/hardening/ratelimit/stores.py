@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 from hardening._imports import require
 from hardening.ratelimit._lua import PING_SCRIPT, SCRIPTS
+from hardening.ratelimit._slots import slot_setters
 
 if TYPE_CHECKING:
     from limits import RateLimitItem
@@ -74,6 +75,13 @@ class LimitResult:
     remaining: int
     reset: float
 
+    def __init__(self, remaining: int, reset: float) -> None:  # by hand: see _slots
+        _set_remaining(self, remaining)
+        _set_reset(self, reset)
+
+
+_set_remaining, _set_reset = slot_setters(LimitResult, "remaining", "reset")
+
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
@@ -86,6 +94,13 @@ class Outcome:
 
     allowed: bool
     results: tuple[LimitResult, ...]
+
+    def __init__(self, allowed: bool, results: tuple[LimitResult, ...]) -> None:  # by hand: see _slots
+        _set_allowed(self, allowed)
+        _set_results(self, results)
+
+
+_set_allowed, _set_results = slot_setters(Outcome, "allowed", "results")
 
 
 class Store(Protocol):
@@ -141,8 +156,15 @@ class MemoryStore:
         self, keys: Sequence[str], limits: Sequence[Limit], strategy: Strategy, cost: int, now: float
     ) -> Outcome:
         """Decide one request at time ``now`` (seconds on this store's clock)."""
-        state = self._state
-        states = [state(keys[0], strategy)] if len(keys) == 1 else [state(key, strategy) for key in keys]
+        data = self._data
+        states = []
+        for key in keys:
+            state = data.get(key)
+            if state is None:
+                state = self._new_state(key, strategy)
+            else:
+                data.move_to_end(key)  # most recently used
+            states.append(state)
         if strategy == "sliding-window-counter":
             return self._sliding(states, limits, cost, now)
         if strategy == "fixed-window":
@@ -155,12 +177,10 @@ class MemoryStore:
     async def aclose(self) -> None:
         """Nothing to release."""
 
-    def _state(self, key: str, strategy: Strategy) -> Any:
+    def _new_state(self, key: str, strategy: Strategy) -> Any:
+        """Add the empty counter of ``key``, evicting the least recently used past ``max_keys``."""
         data = self._data
-        state = data.get(key)
-        if state is not None:
-            data.move_to_end(key)
-            return state
+        state: Any
         if strategy == "fixed-window":
             state = [0, 0.0]  # count, expires at
         elif strategy == "moving-window":
