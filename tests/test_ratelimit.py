@@ -146,6 +146,22 @@ async def test_route_template_shares_a_bucket_and_first_match_wins() -> None:
     assert statuses == [200, 307, 429]  # the 307 (Starlette's slash redirect) used the quota
 
 
+@pytest.mark.parametrize(
+    ("exempt", "path", "expected"),
+    [
+        (("/health",), "/health", True),
+        (("/health/",), "/health/db", True),
+        (("/health",), "/healthy", False),
+        (("/health",), "/", False),
+        (("/",), "/anything/at/all", True),
+        ((), "/health", False),
+    ],
+)
+def test_exempt_paths_cover_themselves_and_their_sub_paths(exempt: tuple[str, ...], path: str, expected: bool) -> None:
+    table = RateLimiter(RateLimitConfig(default_limits="1/second", exempt_paths=exempt)).table
+    assert (table.match("GET", path) is None) is expected
+
+
 async def test_methods_exempt_rules_and_health_paths() -> None:
     config = RateLimitConfig(
         default_limits="1/minute",

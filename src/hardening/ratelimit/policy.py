@@ -274,7 +274,10 @@ class PolicyTable:
     ) -> None:
         self._rules = tuple(rules)
         self._default = default
-        self._exempt = tuple(path.rstrip("/") or "/" for path in exempt_paths)
+        exempt = tuple(path.rstrip("/") or "/" for path in exempt_paths)
+        self._exempt_all = "/" in exempt
+        self._exempt = frozenset(exempt)
+        self._exempt_below = tuple(prefix + "/" for prefix in exempt)  # their sub-paths
         self.match = lru_cache(maxsize=cache_size)(self._match)
 
     def policies(self) -> list[Policy]:
@@ -285,7 +288,7 @@ class PolicyTable:
         return found
 
     def _is_exempt(self, path: str) -> bool:
-        return any(path == prefix or path.startswith(prefix + "/") or prefix == "/" for prefix in self._exempt)
+        return self._exempt_all or path in self._exempt or path.startswith(self._exempt_below)
 
     def _match(self, method: str, path: str) -> Policy | None:
         if self._is_exempt(path):
