@@ -6,6 +6,7 @@ Every app answers ``GET /items/{id}`` with a small JSON body, so only the middle
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 from collections.abc import Callable
@@ -72,7 +73,9 @@ def _json_access_log() -> None:
     from hardening import configure_logging
 
     if not _DEVNULL:
-        _DEVNULL.append(open(os.devnull, "w"))  # noqa: SIM115 - lives as long as the process
+        devnull = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+        atexit.register(devnull.close)
+        _DEVNULL.append(devnull)
     configure_logging(hardening_settings(), stream=_DEVNULL[0])
     for name in ("hardening.access", "hardening"):
         logger = logging.getLogger(name)

@@ -7,6 +7,7 @@ answers the benchmark request, which is what makes the published comparison mean
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,31 @@ from tests.extras import import_extra
 pytestmark = pytest.mark.needs_extras  # the peers (slowapi, secure, ...) and limits
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """The benchmark sets process-wide logging (null sinks, ``configure_logging``): undo it."""
+    loggers = [logging.getLogger(), *(logging.getLogger(name) for name in list(logging.root.manager.loggerDict))]
+    saved = [(lg, list(lg.handlers), lg.level, lg.propagate, lg.disabled) for lg in loggers]
+    structlog = sys.modules.get("structlog")
+    structlog_config = structlog.get_config() if structlog is not None else None
+    yield
+    for lg, handlers, level, propagate, disabled in saved:
+        lg.handlers[:] = handlers
+        lg.setLevel(level)
+        lg.propagate = propagate
+        lg.disabled = disabled
+    for name in ("hardening", "hardening.access"):  # created by the benchmark if they were not yet
+        if not any(lg.name == name for lg, *_ in saved):
+            created = logging.getLogger(name)
+            created.handlers.clear()
+            created.setLevel(logging.NOTSET)
+            created.propagate = True
+    if structlog is not None and structlog_config is not None:
+        structlog.configure(**structlog_config)
+    elif "structlog" in sys.modules:
+        sys.modules["structlog"].reset_defaults()
 
 
 @pytest.fixture(scope="module")
