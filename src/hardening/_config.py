@@ -11,7 +11,25 @@ if TYPE_CHECKING:
 
     from hardening.settings import HardeningSettings
 
-__all__ = ("LayerConfig",)
+__all__ = ("LayerConfig", "env_var")
+
+ENV_PREFIX = "HARDENING_"
+"""The prefix of every environment variable :class:`hardening.HardeningSettings` reads."""
+
+
+def env_var(setting: str) -> str:
+    """Return the environment variable that sets a dotted setting.
+
+    Nested settings join with ``__`` and the name is upper-case, the way
+    :class:`hardening.HardeningSettings` reads them.
+
+    Args:
+        setting: The dotted setting path, e.g. ``"cors.allow_origins"``.
+
+    Returns:
+        The variable name, e.g. ``"HARDENING_CORS__ALLOW_ORIGINS"``.
+    """
+    return ENV_PREFIX + setting.upper().replace(".", "__")
 
 
 class LayerConfig(BaseModel):

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Final
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from hardening._asgi import add_error_response_editor
-from hardening._config import LayerConfig
+from hardening._config import LayerConfig, env_var
 from hardening._origins import OriginMatcher, normalise_origin_entry, parse_origin
 from hardening._paths import check_path_prefixes
 from hardening.checks import Finding
@@ -102,12 +102,12 @@ class CORSPolicy(BaseModel):
         for item in value:
             if item != "*" and not _TOKEN_RE.fullmatch(item):
                 msg = (
-                    f"{ENV_PREFIX}{field.upper()}: {item!r} is not a valid HTTP token. "
+                    f"{env_var(f'cors.{field}')}: {item!r} is not a valid HTTP token. "
                     "Use names such as 'Content-Type' or 'PATCH', or '*' alone."
                 )
                 raise ValueError(msg)
         if "*" in value and len(value) > 1:
-            msg = f"{ENV_PREFIX}{field.upper()}: '*' must be the only entry when used."
+            msg = f"{env_var(f'cors.{field}')}: '*' must be the only entry when used."
             raise ValueError(msg)
         return tuple(item.upper() for item in value) if field == "allow_methods" else value
 
@@ -541,7 +541,7 @@ def _policies(settings: HardeningSettings) -> list[tuple[str, str | None, CORSPo
 
 def _env(rules_env: str | None, field: str) -> str:
     """Return the variable that sets ``field``: its own, or the rules list for a rule."""
-    return rules_env or f"{ENV_PREFIX}{field}"
+    return rules_env or env_var(f"cors.{field}")
 
 
 def _production(settings: HardeningSettings) -> bool:
@@ -557,7 +557,7 @@ def _check_wildcard_credentials(settings: HardeningSettings) -> Iterable[Finding
                 message="CORS allows every origin ('*') together with credentials.",
                 hint="List the origins that need credentials explicitly.",
                 setting=f"{setting}.allow_origins",
-                env_var=_env(env, "ALLOW_ORIGINS"),
+                env_var=_env(env, "allow_origins"),
             )
 
 
@@ -571,7 +571,7 @@ def _check_unescaped_dots(settings: HardeningSettings) -> Iterable[Finding]:
                     message=f"The origin regex {regex!r} has an unescaped '.', which matches any character.",
                     hint="Escape dots in host names ('\\.'), e.g. 'https://app\\.example\\.com'.",
                     setting=f"{setting}.allow_origin_regex",
-                    env_var=_env(env, "ALLOW_ORIGIN_REGEX"),
+                    env_var=_env(env, "allow_origin_regex"),
                 )
 
 
@@ -601,7 +601,7 @@ def _check_null_origin(settings: HardeningSettings) -> Iterable[Finding]:
                 message="CORS allows the 'null' origin, which any sandboxed iframe or local file can send.",
                 hint="Remove 'null' from the allowed origins.",
                 setting=f"{setting}.allow_origins",
-                env_var=_env(env, "ALLOW_ORIGINS"),
+                env_var=_env(env, "allow_origins"),
             )
 
 
@@ -616,7 +616,7 @@ def _check_production_origins(settings: HardeningSettings) -> Iterable[Finding]:
                 message="CORS allows every origin ('*'): any site can read these responses.",
                 hint="Keep '*' for public, unauthenticated data only; otherwise list the origins.",
                 setting=f"{setting}.allow_origins",
-                env_var=_env(env, "ALLOW_ORIGINS"),
+                env_var=_env(env, "allow_origins"),
             )
         for entry in policy.allow_origins:
             parsed = parse_origin(entry.replace("://*.", "://"))
@@ -630,7 +630,7 @@ def _check_production_origins(settings: HardeningSettings) -> Iterable[Finding]:
                     message=f"CORS allows the origin {entry!r} in production (plain http or a local address).",
                     hint="Allow only the https origins of your deployed front ends in production.",
                     setting=f"{setting}.allow_origins",
-                    env_var=_env(env, "ALLOW_ORIGINS"),
+                    env_var=_env(env, "allow_origins"),
                 )
 
 

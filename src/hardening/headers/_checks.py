@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Final
 
+from hardening._config import env_var
 from hardening.checks import Check, Finding
 from hardening.csp import NONCE_SOURCE, parse_policy
 
@@ -76,7 +77,7 @@ def csp_unsafe_inline_scripts(settings: HardeningSettings) -> Iterator[Finding]:
             message=f"The {name} CSP allows inline scripts ('unsafe-inline'), so it does not stop XSS.",
             hint="Use the 'nonce' source with 'strict-dynamic' and put nonce=\"{{ csp_nonce(request) }}\" on scripts.",
             setting=f"headers.{name}.csp",
-            env_var=f"HARDENING_HEADERS__{name.upper()}__CSP",
+            env_var=env_var(f"headers.{name}.csp"),
         )
 
 

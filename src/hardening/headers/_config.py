@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
-from hardening._config import LayerConfig
+from hardening._config import LayerConfig, env_var
 from hardening.csp import parse_policy
 from hardening.headers._leaky import LEAKY_HEADERS
 from hardening.headers._profile import (
@@ -53,10 +53,6 @@ _GROUP = re.compile(r"[A-Za-z0-9_-]+")
 _PROFILE_DEFAULTS: Final = {"api": API_PROFILE, "webapp": WEBAPP_PROFILE, "docs": DOCS_PROFILE}
 
 
-def _env(setting: str) -> str:
-    return "HARDENING_" + setting.upper().replace(".", "__")
-
-
 class HSTSConfig(BaseModel):
     """``Strict-Transport-Security``: sent only on HTTPS responses, never for localhost."""
 
@@ -75,13 +71,13 @@ class HSTSConfig(BaseModel):
     def _check(self) -> HSTSConfig:
         if self.max_age < 0:
             msg = (
-                f"headers.hsts.max_age ({_env('headers.hsts.max_age')}): must be >= 0 seconds, "
+                f"headers.hsts.max_age ({env_var('headers.hsts.max_age')}): must be >= 0 seconds, "
                 f"got {self.max_age}; use 63072000 (two years)"
             )
             raise ValueError(msg)
         if self.preload and (not self.include_subdomains or self.max_age < PRELOAD_MIN_MAX_AGE):
             msg = (
-                f"headers.hsts.preload ({_env('headers.hsts.preload')}): preload needs include_subdomains=true "
+                f"headers.hsts.preload ({env_var('headers.hsts.preload')}): preload needs include_subdomains=true "
                 f"and max_age >= {PRELOAD_MIN_MAX_AGE}; fix them or set preload=false"
             )
             raise ValueError(msg)
@@ -118,24 +114,24 @@ class CSPReportingConfig(BaseModel):
     def _check(self) -> CSPReportingConfig:
         prefix = "headers.reporting"
         if self.endpoint is not None:
-            check_header_text(self.endpoint, f"{prefix}.endpoint ({_env(prefix + '.endpoint')})")
+            check_header_text(self.endpoint, f"{prefix}.endpoint ({env_var(prefix + '.endpoint')})")
             if not self.endpoint.startswith(("https://", "http://", "/")) or any(
                 char in self.endpoint for char in ' ";,'
             ):
                 msg = (
-                    f"{prefix}.endpoint ({_env(prefix + '.endpoint')}): expected an absolute URL or a path "
+                    f"{prefix}.endpoint ({env_var(prefix + '.endpoint')}): expected an absolute URL or a path "
                     "starting with '/', without spaces, quotes, ';' or ','"
                 )
                 raise ValueError(msg)
         if not _GROUP.fullmatch(self.group):
-            msg = f"{prefix}.group ({_env(prefix + '.group')}): use letters, digits, '-' and '_' only"
+            msg = f"{prefix}.group ({env_var(prefix + '.group')}): use letters, digits, '-' and '_' only"
             raise ValueError(msg)
         if not self.receiver_path.startswith("/") or any(char in self.receiver_path for char in ' ";,?#'):
-            msg = f"{prefix}.receiver_path ({_env(prefix + '.receiver_path')}): expected a path such as '/csp'"
+            msg = f"{prefix}.receiver_path ({env_var(prefix + '.receiver_path')}): expected a path such as '/csp'"
             raise ValueError(msg)
         for name in ("max_body_bytes", "max_reports_per_minute"):
             if getattr(self, name) < 1:
-                msg = f"{prefix}.{name} ({_env(prefix + '.' + name)}): must be at least 1"
+                msg = f"{prefix}.{name} ({env_var(prefix + '.' + name)}): must be at least 1"
                 raise ValueError(msg)
         return self
 
@@ -191,7 +187,7 @@ class SecurityHeadersConfig(LayerConfig):
                 str(error["msg"]).removeprefix("Value error, ")
                 if error["type"] == "value_error"
                 else f"headers.{name}.{'.'.join(map(str, error['loc']))} "
-                f"({_env('headers.' + name + '.' + str(error['loc'][0]))}): {error['msg']}"
+                f"({env_var('headers.' + name + '.' + str(error['loc'][0]))}): {error['msg']}"
                 for error in exc.errors()
             )
             raise ValueError(messages) from None
@@ -202,7 +198,7 @@ class SecurityHeadersConfig(LayerConfig):
         for path in value:
             if not path.startswith("/") or (path != path.rstrip("/") and path != "/"):
                 msg = (
-                    f"headers.path_profiles ({_env('headers.path_profiles')}): {path!r} must start with '/' "
+                    f"headers.path_profiles ({env_var('headers.path_profiles')}): {path!r} must start with '/' "
                     "and not end with '/'"
                 )
                 raise ValueError(msg)
@@ -223,7 +219,7 @@ class SecurityHeadersConfig(LayerConfig):
             unknown = sorted(set(names) - MANAGED_HEADERS)
             if unknown:
                 msg = (
-                    f"headers.override ({_env('headers.override')}): {', '.join(unknown)} "
+                    f"headers.override ({env_var('headers.override')}): {', '.join(unknown)} "
                     f"not set by this layer; choose from {', '.join(sorted(MANAGED_HEADERS))}"
                 )
                 raise ValueError(msg)
@@ -242,8 +238,8 @@ class SecurityHeadersConfig(LayerConfig):
                     if target != group:
                         setting = f"headers.{name}.{field}"
                         msg = (
-                            f"{setting} ({_env(setting)}): report-to {target!r} has no Reporting-Endpoints "
-                            f"entry; set headers.reporting.endpoint ({_env('headers.reporting.endpoint')}) "
+                            f"{setting} ({env_var(setting)}): report-to {target!r} has no Reporting-Endpoints "
+                            f"entry; set headers.reporting.endpoint ({env_var('headers.reporting.endpoint')}) "
                             f"and headers.reporting.group to {target!r}, or drop report-to (it is added for you)"
                         )
                         raise ValueError(msg)

@@ -7,6 +7,7 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
+from hardening._config import env_var
 from hardening.csp import format_policy, validate_policy
 
 __all__ = ("API_PROFILE", "DOCS_PROFILE", "WEBAPP_PROFILE", "HeaderProfile", "ProfileName")
@@ -36,7 +37,7 @@ def _where(info: ValidationInfo) -> str:
     context = info.context if isinstance(info.context, dict) else {}
     prefix = context.get("profile", "headers.<profile>")
     setting = f"{prefix}.{info.field_name}"
-    return f"{setting} ({'HARDENING_' + setting.upper().replace('.', '__')})"
+    return f"{setting} ({env_var(setting)})"
 
 
 def check_header_text(value: str, where: str) -> str:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import SecretStr, field_validator, model_validator
 
-from hardening._config import LayerConfig
+from hardening._config import LayerConfig, env_var
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
@@ -86,7 +86,7 @@ class HealthConfig(LayerConfig):
         if not value.startswith("/") or any(char in value for char in " ?#"):
             msg = (
                 f"health.{name} must be an absolute path such as '/readyz' without query or spaces, "
-                f"got {value!r}; set {_ENV}{name.upper()} to a path, or to an empty value to disable it"
+                f"got {value!r}; set {env_var(f'health.{name}')} to a path, or to an empty value to disable it"
             )
             raise ValueError(msg)
         return value
@@ -100,7 +100,7 @@ class HealthConfig(LayerConfig):
         if not (low_ok and value <= (_MAX_TTL if is_ttl else _MAX_DEADLINE)):
             expected = f"0 to {_MAX_TTL:g}" if is_ttl else f"more than 0 and at most {_MAX_DEADLINE:g}"
             msg = (
-                f"health.{name} must be {expected} seconds, got {value!r}; set {_ENV}{name.upper()} "
+                f"health.{name} must be {expected} seconds, got {value!r}; set {env_var(f'health.{name}')} "
                 "(keep the deadline under the probe's timeoutSeconds, for example 0.8)"
             )
             raise ValueError(msg)

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from hardening._config import LayerConfig
+from hardening._config import env_var as setting_env_var
 from hardening.errors import ConfigurationError
 from hardening.pool import emitters
 from hardening.pool.budget import PoolBudget
@@ -32,7 +33,7 @@ DEFAULT_SURGE_FRACTION = 0.25
 
 def env_var(field: str) -> str:
     """Return the environment variable of a ``PoolConfig`` field, e.g. ``HARDENING_POOL__POOL_SIZE``."""
-    return f"{ENV_PREFIX}{field.upper()}"
+    return setting_env_var(f"pool.{field}")
 
 
 def _name(field: str) -> str:
