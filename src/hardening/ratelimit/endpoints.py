@@ -75,6 +75,14 @@ def _find_limiter(scope: MutableMapping[str, Any], explicit: RateLimiter | None)
     return limiter  # type: ignore[no-any-return]
 
 
+async def _decide(
+    scope: MutableMapping[str, Any], explicit: RateLimiter | None, spec: LimitSpec
+) -> tuple[Decision, RateLimiter]:
+    """Decide one request against ``spec`` with the middleware's (or the explicit) limiter."""
+    active = _find_limiter(scope, explicit)
+    return await active.decide(active.policy_for(spec), scope), active
+
+
 def _rejection(decision: Decision, limiter: RateLimiter) -> tuple[Problem, RawHeaders]:
     config = limiter.config
     return rejection(
@@ -83,6 +91,17 @@ def _rejection(decision: Decision, limiter: RateLimiter) -> tuple[Problem, RawHe
         legacy=config.legacy_headers,
         unavailable_retry=max(1, round(config.probe_interval)),
     )
+
+
+def _text_headers(headers: RawHeaders) -> dict[str, str]:
+    return {k.decode(): v.decode() for k, v in headers}
+
+
+def _add_decision_headers(response: Response, decision: Decision, limiter: RateLimiter) -> None:
+    """Add the admitted request's ``RateLimit`` items to ``response``."""
+    config = limiter.config
+    for header, value in decision_headers(decision, ietf=config.headers, legacy=config.legacy_headers):
+        response.headers[header.decode()] = value.decode()
 
 
 def _spec(
@@ -169,16 +188,13 @@ def rate_limit(
             if request is None:
                 msg = f"@rate_limit on {func.__qualname__} needs a Request argument"
                 raise TypeError(msg)
-            active = _find_limiter(request.scope, limiter)
-            decision = await active.decide(active.policy_for(spec), request.scope)
-            config = active.config
+            decision, active = await _decide(request.scope, limiter, spec)
             if decision.status != "allowed":
                 problem, headers = _rejection(decision, active)
-                return ProblemResponse(problem, headers={k.decode(): v.decode() for k, v in headers})
+                return ProblemResponse(problem, headers=_text_headers(headers))
             response = await func(*args, **kwargs) if is_async else await run_in_threadpool(func, *args, **kwargs)
             if isinstance(response, Response):
-                for header, value in decision_headers(decision, ietf=config.headers, legacy=config.legacy_headers):
-                    response.headers[header.decode()] = value.decode()
+                _add_decision_headers(response, decision, active)
             return response
 
         wrapper.__hardening_rate_limit__ = spec  # type: ignore[attr-defined]
@@ -253,14 +269,9 @@ class RateLimitDependency:
 
     async def __call__(self, request: Request, response: Response) -> None:
         """Decide the request; raise :class:`RateLimitExceeded` when it is rejected."""
-        active = _find_limiter(request.scope, self._limiter)
-        decision = await active.decide(active.policy_for(self._spec_for(request)), request.scope)
-        config = active.config
+        decision, active = await _decide(request.scope, self._limiter, self._spec_for(request))
         if decision.status != "allowed":
             problem, headers = _rejection(decision, active)
             request.scope.setdefault("state", {})[PENDING_PROBLEM_STATE_KEY] = (problem, headers)
-            raise RateLimitExceeded(
-                decision, {k.decode(): v.decode() for k, v in headers}, problem.detail or problem.title
-            )
-        for header, value in decision_headers(decision, ietf=config.headers, legacy=config.legacy_headers):
-            response.headers[header.decode()] = value.decode()
+            raise RateLimitExceeded(decision, _text_headers(headers), problem.detail or problem.title)
+        _add_decision_headers(response, decision, active)
