@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
     from hardening.settings import HardeningSettings
 
-__all__ = ("LayerConfig", "env_var")
+__all__ = ("ENV_PREFIX", "LayerConfig", "env_var")
 
 ENV_PREFIX = "HARDENING_"
 """The prefix of every environment variable :class:`hardening.HardeningSettings` reads."""

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 from dotenv import dotenv_values
 from pydantic import BaseModel, SecretBytes, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from hardening.errors import ConfigurationError, SafeValueError
 from hardening.profiles import ENVIRONMENT_VAR, Environment, SettingSpec, normalize_environment, setting_spec
@@ -682,6 +682,15 @@ class SettingsBase(BaseSettings):
     :class:`~hardening.SettingsReport`, never a value) when something is missing or
     invalid; :func:`hardening.load_settings` also runs the production rules.
     """
+
+    model_config = SettingsConfigDict(
+        env_nested_delimiter="__",
+        extra="ignore",
+        frozen=True,
+        hide_input_in_errors=True,
+        use_attribute_docstrings=True,
+        validate_default=True,
+    )
 
     def __init__(self, /, **values: Any) -> None:
         if _CONTEXT.get() is not None:

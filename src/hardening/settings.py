@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from hardening._config import ENV_PREFIX
 from hardening._env_source import SettingsBase
 from hardening.bodylimit import BodyLimitConfig
 from hardening.clientip import ProxyConfig
@@ -39,15 +40,7 @@ class HardeningSettings(SettingsBase):
     file when configured, or passed in code.
     """
 
-    model_config = SettingsConfigDict(
-        env_prefix="HARDENING_",
-        env_nested_delimiter="__",
-        extra="ignore",
-        frozen=True,
-        hide_input_in_errors=True,
-        use_attribute_docstrings=True,
-        validate_default=True,
-    )
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX)
 
     environment: Environment = "production"
     """Where the service runs: development, test, staging or production. Missing or
@@ -117,15 +110,7 @@ class AppSettings(SettingsBase):
         settings = load_settings(Settings)   # DATABASE_URL, ANTHROPIC_API_KEY, HARDENING_*
     """
 
-    model_config = SettingsConfigDict(
-        env_prefix="",
-        env_nested_delimiter="__",
-        extra="ignore",
-        frozen=True,
-        hide_input_in_errors=True,
-        use_attribute_docstrings=True,
-        validate_default=True,
-    )
+    model_config = SettingsConfigDict(env_prefix="")
 
     hardening: HardeningSettings = Field(default_factory=HardeningSettings)
     """``hardening``'s own settings, read from ``HARDENING_*`` variables."""
