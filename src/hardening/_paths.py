@@ -10,16 +10,21 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ("HEALTH_PROBE_PATHS", "PathPrefixes", "check_path_prefixes")
+__all__ = ("HEALTH_PROBE_PATHS", "PathPrefixes", "check_path_prefixes", "is_plain_path")
 
 HEALTH_PROBE_PATHS: Final = ("/livez", "/readyz", "/startupz", "/health")
 """The health and Kubernetes probe paths, exempt from host checks and HTTPS redirects."""
 
 
+def is_plain_path(value: str) -> bool:
+    """Return whether ``value`` starts with ``/`` and has no query, fragment or whitespace."""
+    return value.startswith("/") and not any(ch in value for ch in "?#\r\n\t ")
+
+
 def check_path_prefixes(values: tuple[str, ...], env_var: str) -> tuple[str, ...]:
     """Validate configured path prefixes; raise ``ValueError`` naming ``env_var``."""
     for value in values:
-        if not value.startswith("/") or any(ch in value for ch in "?#\r\n\t "):
+        if not is_plain_path(value):
             msg = (
                 f"{env_var}: {value!r} is not a path prefix. Expected a path that starts "
                 "with '/' and has no query, fragment or whitespace, for example '/webhooks'."

@@ -349,6 +349,7 @@ def test_config_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"deadline": 0}, "HARDENING_HEALTH__DEADLINE"),
         ({"fail_ttl": -1}, "HARDENING_HEALTH__FAIL_TTL"),
         ({"readiness_path": "readyz"}, "HARDENING_HEALTH__READINESS_PATH"),
+        ({"liveness_path": "/livez\r\nX-Injected: 1"}, "HARDENING_HEALTH__LIVENESS_PATH"),
         ({"readiness_path": "/livez"}, "must be distinct"),
         ({"details": "token"}, "HARDENING_HEALTH__TOKEN"),
         ({"sync_workers": 0}, "HARDENING_HEALTH__SYNC_WORKERS"),

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import SecretStr, field_validator, model_validator
 
 from hardening._config import LayerConfig, env_var
+from hardening._paths import is_plain_path
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
@@ -83,9 +84,9 @@ class HealthConfig(LayerConfig):
         name = getattr(info, "field_name", "path")
         if value is None or value == "":
             return None
-        if not value.startswith("/") or any(char in value for char in " ?#"):
+        if not is_plain_path(value):
             msg = (
-                f"health.{name} must be an absolute path such as '/readyz' without query or spaces, "
+                f"health.{name} must be an absolute path such as '/readyz' without query, fragment or whitespace, "
                 f"got {value!r}; set {env_var(f'health.{name}')} to a path, or to an empty value to disable it"
             )
             raise ValueError(msg)
