@@ -24,10 +24,19 @@ import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-__all__ = ["PostgresServer", "RedisServer", "free_port", "postgres_server", "redis_server", "require_or_skip"]
+__all__ = [
+    "PostgresServer",
+    "RedisServer",
+    "free_port",
+    "postgres_server",
+    "redis_server",
+    "require_or_skip",
+    "wait_for_port",
+]
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -49,7 +58,8 @@ def free_port() -> int:
         return port
 
 
-def _wait_for_port(port: int, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for_port(port: int, timeout: float, proc: subprocess.Popen[Any] | None = None) -> None:
+    """Wait until something listens on 127.0.0.1:``port``; raise ``RuntimeError`` if ``proc`` exits or time runs out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -107,7 +117,7 @@ class RedisServer:
             "--appendonly", "no", "--dir", str(self.workdir), "--protected-mode", "no",
         ]  # fmt: skip
         self._proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _wait_for_port(self.port, 10, self._proc)
+        wait_for_port(self.port, 10, self._proc)
 
     def stop(self) -> None:
         """Kill the server (SIGKILL: like a crash) and wait for the port to close."""
@@ -237,7 +247,7 @@ class PostgresServer:
         log = (self.datadir.parent / "postgres.log").open("ab")
         self._proc = subprocess.Popen(args, stdout=log, stderr=log, **self._popen_kwargs())  # type: ignore[call-overload]
         log.close()
-        _wait_for_port(self.port, 30, self._proc)
+        wait_for_port(self.port, 30, self._proc)
         self._wait_ready()
 
     def _wait_ready(self) -> None:

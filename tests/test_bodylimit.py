@@ -24,7 +24,8 @@ from hardening.checks import Finding
 from hardening.errorguard import ErrorGuardMiddleware
 from hardening.problems import PROBLEM_CONTENT_TYPE, problem_type
 from hardening.validation import install_problem_handlers
-from tests.asgi_call import Result, call, http_scope, serve
+from tests.asgi_call import Result, call, http_scope
+from tests.uvicorn_server import serve
 
 MiB = 1024 * 1024
 

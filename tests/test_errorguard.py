@@ -21,7 +21,8 @@ from hardening.errorguard import CHECKS, ERROR_LOGGER_NAME, ErrorGuardConfig, Er
 from hardening.problems import PROBLEM_CONTENT_TYPE, Problem, ProblemError, problem_type
 from hardening.redaction import register_secret
 from hardening.validation import install_problem_handlers
-from tests.asgi_call import call, http_scope, serve
+from tests.asgi_call import call, http_scope
+from tests.uvicorn_server import serve
 
 CANARY = "canary-s3cr3t-7f2a9"
 

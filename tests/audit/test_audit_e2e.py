@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from hardening.audit import audit, render_markdown
+from tests.servers import free_port, wait_for_port
 
 pytest.importorskip("uvicorn")
 
@@ -20,15 +19,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.needs_extras]
 ROOT = Path(__file__).parents[2]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _serve(target: str, *extra: str) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [
             sys.executable,
@@ -48,17 +40,7 @@ def _serve(target: str, *extra: str) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"uvicorn exited with {process.returncode}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail("uvicorn did not start")
-                time.sleep(0.05)
+        wait_for_port(port, 20, process)
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()

@@ -22,8 +22,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
-from tests.examples.aiom_server import AIOMProcess, ThreadServer, aiom_server
+from tests.examples.aiom_server import AIOMProcess, aiom_server
 from tests.servers import require_or_skip
+from tests.uvicorn_server import ThreadServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.needs_extras]
 

@@ -10,20 +10,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 from tests.browser.chromium import CHROMIUM as CHROMIUM_PATH
 from tests.browser.chromium import CHROMIUM_ARGS
+from tests.uvicorn_server import ThreadServer
 
 from hardening import CORSConfig, HardeningSettings, TrustedHostConfig, harden
 
@@ -39,32 +36,6 @@ def _need_chromium() -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(reason)
     pytest.skip(reason)
-
-
-class _Server:
-    """A uvicorn server on a pre-bound loopback socket, run in a thread."""
-
-    def __init__(self, app: Any) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port: int = self.sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", lifespan="off", server_header=False)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    def __enter__(self) -> _Server:
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.sock.close()
 
 
 async def _page(request: Request) -> HTMLResponse:
@@ -84,14 +55,14 @@ async def _data(request: Request) -> JSONResponse:
 @pytest.fixture(scope="module")
 def servers() -> Iterator[tuple[int, int]]:
     page_app = Starlette(routes=[Route("/", _page)])
-    with _Server(page_app) as page:
+    with ThreadServer(page_app) as page:
         settings = HardeningSettings(
             environment="test",
             hosts=TrustedHostConfig(allowed_hosts=["127.0.0.1", "localhost"]),
             cors=CORSConfig(allow_origins=[f"http://127.0.0.1:{page.port}"]),
         )
         api_app = harden(Starlette(routes=[Route("/data", _data, methods=["GET", "POST"])]), settings)
-        with _Server(api_app) as api:
+        with ThreadServer(api_app) as api:
             yield page.port, api.port
 
 

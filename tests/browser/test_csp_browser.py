@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
+from tests.uvicorn_server import ThreadServer
 
 from hardening.csp import csp_nonce
 from hardening.headers import SecurityHeadersMiddleware
@@ -44,29 +41,10 @@ async def page(request: Request) -> Response:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    app = SecurityHeadersMiddleware(Starlette(routes=[Route("/", page)]))
-    port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", server_header=False, lifespan="off")
-    instance = uvicorn.Server(config)
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not instance.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    instance.should_exit = True
-    thread.join(timeout=10)
+    with ThreadServer(SecurityHeadersMiddleware(Starlette(routes=[Route("/", page)]))) as running:
+        yield running.url
 
 
 def test_served_by_uvicorn_without_server_header(server: str) -> None:

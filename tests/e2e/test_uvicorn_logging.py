@@ -7,13 +7,13 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from tests.servers import free_port, wait_for_port
 
 pytest.importorskip("structlog")
 pytest.importorskip("uvicorn")
@@ -22,13 +22,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.needs_extras]
 
 CANARY = "canary-e2e-6b7c8d9e"
 HERE = Path(__file__).parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class Server:
@@ -72,18 +65,11 @@ def server() -> Iterator[Server]:
         env=env,
     )
     running = Server(process, port)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"uvicorn exited: {process.communicate()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-        except OSError:
-            time.sleep(0.1)
-    else:
+    try:
+        wait_for_port(port, 20, process)
+    except RuntimeError as exc:
         process.kill()
-        pytest.fail("uvicorn did not start")
+        pytest.fail(f"uvicorn did not start ({exc}): {process.communicate()}")
     yield running
     if process.poll() is None:
         process.kill()

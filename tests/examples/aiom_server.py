@@ -4,8 +4,7 @@
   loopback port with a clean environment (no ``HARDENING_*`` or AIOM variables leak in
   from the caller), waits for ``/readyz`` and stops it afterwards. Its log goes to a
   file, so a chatty server never blocks on a full pipe.
-* :class:`ThreadServer` serves an ASGI app with uvicorn in a thread (the fake Anthropic
-  and Odoo servers, the browser tests' page server).
+* The fake Anthropic and Odoo servers run in a :class:`tests.uvicorn_server.ThreadServer`.
 * :func:`lifespan` drives an app's ASGI lifespan in-process (for ASGITransport tests).
 """
 
@@ -14,10 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -134,36 +131,6 @@ def aiom_server(tmp_path: Path, env: Mapping[str, str] | None = None, *, workers
         yield server
     finally:
         server.stop()
-
-
-class ThreadServer:
-    """Serve an ASGI app with uvicorn in a thread, on a pre-bound loopback socket."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        import uvicorn  # not in the minimal test environment; only tests that serve need it
-
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port: int = self.sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, log_level="warning", lifespan="off", server_header=False, access_log=False)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    def __enter__(self) -> ThreadServer:
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                msg = "uvicorn did not start"
-                raise RuntimeError(msg)
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.sock.close()
 
 
 @dataclass

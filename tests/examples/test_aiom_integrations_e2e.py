@@ -15,11 +15,11 @@ import pytest
 from tests.examples.aiom_server import (
     FAKE_ANTHROPIC_REPLY,
     AIOMProcess,
-    ThreadServer,
     Upstream,
     aiom_server,
     fake_upstreams,
 )
+from tests.uvicorn_server import ThreadServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.needs_extras]
 

@@ -12,7 +12,8 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from tests.examples.aiom_server import ThreadServer, lifespan
+from tests.examples.aiom_server import lifespan
+from tests.uvicorn_server import ThreadServer
 
 pytestmark = pytest.mark.needs_extras
 
