@@ -10,10 +10,14 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ("HEALTH_PROBE_PATHS", "PathPrefixes", "check_path_prefixes", "is_plain_path")
+__all__ = ("HEALTH_PROBE_PATHS", "QUIET_PROBE_PATHS", "PathPrefixes", "check_path_prefixes", "is_plain_path")
 
 HEALTH_PROBE_PATHS: Final = ("/livez", "/readyz", "/startupz", "/health")
 """The health and Kubernetes probe paths, exempt from host checks and HTTPS redirects."""
+
+QUIET_PROBE_PATHS: Final = ("/healthz", *HEALTH_PROBE_PATHS)
+"""Probe paths kept out of access logs and traces by default: ours, plus the conventional
+``/healthz`` an app may serve itself."""
 
 
 def is_plain_path(value: str) -> bool:

@@ -17,6 +17,7 @@ from pydantic import field_validator
 
 from hardening._asgi import REQUEST_ID_STATE_KEY, get_header
 from hardening._config import LayerConfig
+from hardening._paths import QUIET_PROBE_PATHS
 from hardening.clientip import ClientResolver, ProxyConfig
 from hardening.logs._context import SPAN_ID_STATE_KEY, TRACE_ID_STATE_KEY, parse_traceparent
 from hardening.redaction import redact_text
@@ -52,7 +53,7 @@ class AccessLogConfig(LayerConfig):
     enabled: bool = True
     """Whether this layer is part of the stack."""
 
-    exclude_paths: tuple[str, ...] = ("/healthz", "/livez", "/readyz", "/startupz", "/health")
+    exclude_paths: tuple[str, ...] = QUIET_PROBE_PATHS
     """Exact paths not logged (health probes), except for a sample (see below)."""
 
     excluded_sample_rate: float = 0.0

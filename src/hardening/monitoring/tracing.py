@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 from hardening._asgi import REQUEST_ID_STATE_KEY, get_header, scope_state
 from hardening._config import LayerConfig
 from hardening._imports import require
+from hardening._paths import QUIET_PROBE_PATHS
 from hardening.clientip import ClientResolver, ProxyConfig
 from hardening.logs._context import SPAN_ID_STATE_KEY, TRACE_ID_STATE_KEY, TRACE_IDS
 from hardening.redaction import redact_text, redact_url
@@ -57,7 +58,7 @@ class TracingConfig(LayerConfig):
     metrics: bool = True
     """Record ``http.server.request.duration`` and ``http.server.active_requests``."""
 
-    exclude_paths: tuple[str, ...] = ("/healthz", "/livez", "/readyz", "/startupz", "/health")
+    exclude_paths: tuple[str, ...] = QUIET_PROBE_PATHS
     """Exact paths that get no span and no metrics (health probes)."""
 
     request_id_attribute: bool = True
