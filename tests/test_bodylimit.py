@@ -378,3 +378,43 @@ async def test_app_never_sees_more_than_the_limit(limit: int, chunks: list[bytes
         _assert_413(result, limit)
         assert seen == []
         assert result.body_bytes_pulled <= limit + max(len(c) for c in chunks)
+
+
+@pytest.mark.anyio
+async def test_bodiless_http1_get_passes_the_callables_through() -> None:
+    """A GET over HTTP/1.1 with no framing header has no body: no wrapper is added."""
+    seen: list[tuple[Any, Any]] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append((receive, send))
+        await Response("ok")(scope, receive, send)
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        return None
+
+    await BodyLimitMiddleware(app, BodyLimitConfig(max_bytes=10))(http_scope("GET", "/"), receive, send)
+    assert seen == [(receive, send)]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("method", "version", "headers"),
+    [
+        ("GET", "2", []),
+        ("GET", "1.1", [(b"transfer-encoding", b"chunked")]),
+        ("POST", "1.1", []),
+    ],
+)
+async def test_bodies_without_content_length_are_still_counted(
+    method: str, version: str, headers: list[tuple[bytes, bytes]]
+) -> None:
+    """HTTP/2, chunked requests and other methods keep the limit without Content-Length."""
+    app, seen = _recording_app()
+    scope = http_scope(method, "/echo", headers=headers)
+    scope["http_version"] = version
+    result = await call(BodyLimitMiddleware(app, BodyLimitConfig(max_bytes=100)), scope, [b"x" * 80, b"x" * 80])
+    _assert_413(result, 100)
+    assert seen == []

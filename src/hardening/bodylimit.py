@@ -10,6 +10,8 @@
 * The 413 does not ask the server to close the connection: uvicorn then discards the
   rest of the upload (bounded by its keep-alive timeout) and the client reads its 413
   instead of a connection reset. Nothing beyond the limit is ever held in memory.
+* A GET or HEAD over HTTP/1.x with neither ``Content-Length`` nor ``Transfer-Encoding``
+  has no body (RFC 9112, 6.3), so it goes through without any wrapper: no cost.
 * Per-path overrides: exact paths, route patterns (``/items/{id}/photo``) or prefixes
   (``/uploads/*``); ``null`` means "no limit" on that path.
 """
@@ -43,6 +45,8 @@ DEFAULT_MAX_BYTES: Final = 1024 * 1024
 _PRODUCTION_CEILING: Final = 100 * 1024 * 1024
 _CLOSE: Final = (b"connection", b"close")
 _DISCONNECT: Final = {"type": "http.disconnect"}
+_BODILESS_METHODS: Final = frozenset({"GET", "HEAD"})
+_FRAMED_VERSIONS: Final = frozenset({"1.0", "1.1"})
 _PARAM: Final = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(:path)?\}")
 _logger = logging.getLogger("hardening.bodylimit")
 
@@ -178,8 +182,21 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
 
-        declared = get_header(scope.get("headers", ()), b"content-length")
-        if declared is not None:
+        headers = scope.get("headers", ())
+        declared = get_header(headers, b"content-length")
+        if declared is None:
+            if (
+                scope.get("method") in _BODILESS_METHODS
+                and scope.get("http_version") in _FRAMED_VERSIONS
+                and get_header(headers, b"transfer-encoding") is None
+            ):
+                # HTTP/1.x frames a request body with Content-Length or Transfer-Encoding
+                # (RFC 9112, 6.3): with neither, the body is empty, so there is nothing to
+                # count and the request goes straight through. Kept to GET and HEAD, and
+                # not HTTP/2, whose bodies need no framing header.
+                await self.app(scope, receive, send)
+                return
+        else:
             length = _parse_content_length(declared)
             if length is None:
                 problem = Problem(
