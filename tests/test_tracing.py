@@ -19,7 +19,7 @@ import_extra("opentelemetry.sdk", "opentelemetry-sdk, from the test dependency g
 
 from opentelemetry import trace  # noqa: E402
 from opentelemetry.sdk.metrics import MeterProvider  # noqa: E402
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader  # noqa: E402
+from opentelemetry.sdk.metrics.export import HistogramDataPoint, InMemoryMetricReader  # noqa: E402
 from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
@@ -323,7 +323,10 @@ async def test_metrics_start_once_an_sdk_meter_provider_is_set() -> None:
         data = reader.get_metrics_data()
     finally:
         sdk.shutdown()
+    assert data is not None
     metrics = {m.name: m for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
     [point] = metrics["http.server.request.duration"].data.data_points
+    assert isinstance(point, HistogramDataPoint)
     assert point.count == 1
+    assert point.attributes is not None
     assert point.attributes["http.route"] == "/items/{item_id}"
