@@ -35,6 +35,7 @@ from hardening._paths import check_path_prefixes
 from hardening.checks import Finding
 from hardening.errors import ConfigurationError
 from hardening.problems import Problem, problem_type, send_problem
+from hardening.profiles import DEPLOYED_ENVIRONMENTS
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -545,7 +546,7 @@ def _env(rules_env: str | None, field: str) -> str:
 
 
 def _production(settings: HardeningSettings) -> bool:
-    return settings.environment not in ("development", "test")
+    return settings.environment in DEPLOYED_ENVIRONMENTS
 
 
 def _check_wildcard_credentials(settings: HardeningSettings) -> Iterable[Finding]:

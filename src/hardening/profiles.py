@@ -29,6 +29,7 @@ from pydantic import Field
 from pydantic.fields import FieldInfo
 
 __all__ = (
+    "DEPLOYED_ENVIRONMENTS",
     "ENVIRONMENTS",
     "ENVIRONMENT_VAR",
     "Environment",
@@ -43,6 +44,9 @@ Environment = Literal["development", "test", "staging", "production"]
 
 ENVIRONMENTS: Final[tuple[Environment, ...]] = ("development", "test", "staging", "production")
 """Every known environment, least strict first."""
+
+DEPLOYED_ENVIRONMENTS: Final[frozenset[Environment]] = frozenset({"staging", "production"})
+"""Where the production rules apply: the environments a service is deployed to."""
 
 ENVIRONMENT_VAR: Final = "HARDENING_ENVIRONMENT"
 """The environment variable that names the environment."""

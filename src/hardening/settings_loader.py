@@ -24,6 +24,7 @@ from pydantic_core import PydanticUndefined
 from hardening._env_source import FieldRow, LoadContext, _as_paths, _run, _unwrap, expected_for, field_table
 from hardening.checks import run_checks
 from hardening.errors import ConfigurationError
+from hardening.profiles import DEPLOYED_ENVIRONMENTS
 from hardening.redaction import redact_text
 from hardening.secrets import DEFAULT_MAX_SECRET_FILE_SIZE, register_model_secrets
 from hardening.settings import AppSettings, HardeningSettings
@@ -37,7 +38,6 @@ S = TypeVar("S", bound=BaseModel)
 logger = logging.getLogger("hardening.settings")
 
 PathArg = str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | None
-_RULE_ENVIRONMENTS = ("production", "staging")
 
 
 def _context(env_file: PathArg, secrets_dir: PathArg, environ: Mapping[str, str] | None, max_size: int) -> LoadContext:
@@ -72,7 +72,7 @@ def _check(
         if isinstance(hardening, HardeningSettings):
             environment = hardening.environment
             silenced.update(hardening.silenced_checks)
-        if environment in _RULE_ENVIRONMENTS:
+        if environment in DEPLOYED_ENVIRONMENTS:
             findings = list(run_checks(hardening)) if isinstance(hardening, HardeningSettings) else []
             if not isinstance(settings, HardeningSettings):
                 findings.extend(app_findings(settings))

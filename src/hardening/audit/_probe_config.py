@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Final
 from hardening.audit._catalog import Priority
 from hardening.audit._model import AuditFinding, Status
 from hardening.audit._stack import EXPECTED_LAYERS
+from hardening.profiles import DEPLOYED_ENVIRONMENTS
 
 if TYPE_CHECKING:
     from hardening.checks import Finding
@@ -14,7 +15,6 @@ if TYPE_CHECKING:
 
 __all__ = ("check_settings_findings", "stack_findings")
 
-_RULE_ENVIRONMENTS: Final = ("production", "staging")
 _PRIORITY: Final[dict[str, tuple[Priority, Status]]] = {"error": ("P1", "fail"), "warning": ("P2", "warn")}
 _CONF_GUIDE: Final = "docs/capabilities/configuration.md"
 
@@ -50,7 +50,7 @@ def _group(items: list[Any]) -> dict[str, list[Any]]:
 
 
 def _environment_finding(environment: str) -> AuditFinding:
-    if environment in _RULE_ENVIRONMENTS:
+    if environment in DEPLOYED_ENVIRONMENTS:
         return AuditFinding.of("AUD-SET-001", "pass", f"Environment {environment}: production rules ran.")
     return AuditFinding.of("AUD-SET-001", "warn", f"Environment {environment}: the production rules did not run.")
 

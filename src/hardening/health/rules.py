@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Final
 
 from hardening.checks import Finding
+from hardening.profiles import DEPLOYED_ENVIRONMENTS
 
 if TYPE_CHECKING:
     from hardening.checks import Check
@@ -18,7 +19,7 @@ _MIN_TOKEN: Final = 16
 
 
 def _production(settings: HardeningSettings) -> bool:
-    return settings.environment in ("production", "staging")
+    return settings.environment in DEPLOYED_ENVIRONMENTS
 
 
 def health_enabled(settings: HardeningSettings) -> Iterable[Finding]:

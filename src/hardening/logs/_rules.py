@@ -6,18 +6,17 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from hardening.checks import Check, Finding
+from hardening.profiles import DEPLOYED_ENVIRONMENTS
 
 if TYPE_CHECKING:
     from hardening.settings import HardeningSettings
 
 __all__ = ("CHECKS",)
 
-_DEPLOYED = frozenset({"staging", "production"})
-
 
 def check_logging(settings: HardeningSettings) -> Iterable[Finding]:
     """Logs in production: JSON, no local variables, not DEBUG; request IDs and access log on."""
-    if settings.environment not in _DEPLOYED:
+    if settings.environment not in DEPLOYED_ENVIRONMENTS:
         return
     config = settings.logging
     if config.enabled and config.renderer_for(settings.environment) == "console":

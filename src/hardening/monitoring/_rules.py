@@ -6,18 +6,17 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from hardening.checks import Check, Finding
+from hardening.profiles import DEPLOYED_ENVIRONMENTS
 
 if TYPE_CHECKING:
     from hardening.settings import HardeningSettings
 
 __all__ = ("CHECKS",)
 
-_DEPLOYED = frozenset({"staging", "production"})
-
 
 def check_monitoring(settings: HardeningSettings) -> Iterable[Finding]:
     """Errors are reported somewhere, without personal data or local variables."""
-    if settings.environment not in _DEPLOYED:
+    if settings.environment not in DEPLOYED_ENVIRONMENTS:
         return
     sentry = settings.sentry
     if not sentry.enabled or sentry.dsn is None:
