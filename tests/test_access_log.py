@@ -285,3 +285,40 @@ def test_config() -> None:
         AccessLogConfig(excluded_sample_rate=2)
     with pytest.raises(ValueError, match="HARDENING_ACCESS_LOG__SLOW_REQUEST_MS"):
         AccessLogConfig(slow_request_ms=0)
+
+
+@pytest.mark.anyio
+async def test_a_custom_record_factory_and_logger_class_still_build_the_line(access: Capture) -> None:
+    """The fast record path steps aside for a custom factory (OTel log correlation installs one)."""
+    stock_factory = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = stock_factory(*args, **kwargs)
+        record.otelTraceID = "0" * 32
+        return record
+
+    app = AccessLogMiddleware(APP)
+    logging.setLogRecordFactory(factory)
+    try:
+        async with client(app) as http:
+            await http.get("/items/1")
+    finally:
+        logging.setLogRecordFactory(stock_factory)
+    [record] = access.records
+    assert getattr(record, "otelTraceID", None) == "0" * 32
+    assert getattr(record, "status", None) == 200
+
+    class Tagging(logging.Logger):
+        def makeRecord(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+            record = super().makeRecord(*args, **kwargs)
+            record.tagged = True
+            return record
+
+    access.records.clear()
+    app._logger = Tagging(ACCESS_LOGGER)
+    app._logger.addHandler(access)
+    async with client(app) as http:
+        await http.get("/items/2")
+    [record] = access.records
+    assert getattr(record, "tagged", False) is True
+    assert getattr(record, "route", None) == "/items/{item_id}"

@@ -20,6 +20,7 @@ from hardening._config import LayerConfig
 from hardening._paths import QUIET_PROBE_PATHS
 from hardening.clientip import ClientResolver, ProxyConfig
 from hardening.logs._context import SPAN_ID_STATE_KEY, TRACE_ID_STATE_KEY, parse_traceparent
+from hardening.logs._records import RecordTemplate
 from hardening.redaction import redact_text
 
 if TYPE_CHECKING:
@@ -38,6 +39,10 @@ _TRACEPARENT: Final = b"traceparent"
 _MAX_ROUTES: Final = 4096
 _NO_STATE: Final[dict[str, Any]] = {}
 _MAKE_RECORD: Final = logging.Logger.makeRecord
+_TEMPLATES: Final = {
+    level: RecordTemplate(ACCESS_LOGGER, level, "request", __file__, "_emit")
+    for level in (logging.INFO, logging.WARNING)
+}
 
 
 def _printable(text: str) -> str:
@@ -190,10 +195,10 @@ class AccessLogMiddleware:
         fields = self.fields(scope, status, duration, request_bytes, response_bytes, disconnected, error)
         # What ``logger.log(level, "request", extra=fields)`` does, without looking for
         # the caller's frame (the caller is always this method).
-        if type(logger).makeRecord is _MAKE_RECORD:
-            record = logging.getLogRecordFactory()(ACCESS_LOGGER, level, __file__, 0, "request", (), None, "_emit")
-            record.__dict__.update(fields)  # no field is a LogRecord attribute
-        else:  # a custom Logger class may build its records differently
+        record = None
+        if type(logger).makeRecord is _MAKE_RECORD:  # a custom Logger class may build its records differently
+            record = _TEMPLATES[level].record(fields)  # no field is a LogRecord attribute
+        if record is None:
             record = logger.makeRecord(ACCESS_LOGGER, level, __file__, 0, "request", (), None, "_emit", fields)
         logger.handle(record)
 

@@ -1,0 +1,107 @@
+"""The access log's fast records carry exactly what ``logging.LogRecord`` would."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from hardening.logs._records import RecordTemplate
+
+FIELDS: dict[str, Any] = {"status": 200, "route": "/items/{id}", "duration_ms": 1.25}
+_TIME_KEYS = {"created", "msecs", "relativeCreated"}
+
+
+def _stock(level: int = logging.INFO) -> logging.LogRecord:
+    record = logging.LogRecord("hardening.access", level, __file__, 0, "request", (), None, "_emit")
+    record.__dict__.update(FIELDS)
+    return record
+
+
+def _fast(level: int = logging.INFO) -> logging.LogRecord:
+    record = RecordTemplate("hardening.access", level, "request", __file__, "_emit").record(dict(FIELDS))
+    assert record is not None
+    return record
+
+
+def _assert_same(fast: logging.LogRecord, stock: logging.LogRecord) -> None:
+    fast_values, stock_values = vars(fast), vars(stock)
+    assert set(fast_values) == set(stock_values)
+    for key, value in stock_values.items():
+        if key in _TIME_KEYS:
+            assert type(fast_values[key]) is type(value), key
+        else:
+            assert fast_values[key] == value, key
+    assert abs(fast.created - stock.created) < 5
+    assert 0 <= fast.msecs < 1000
+    assert fast.relativeCreated >= stock.relativeCreated - 1  # stamped after the stock one
+
+
+@pytest.mark.parametrize("level", [logging.INFO, logging.WARNING])
+def test_every_attribute_matches_a_stock_record(level: int) -> None:
+    stock = _stock(level)
+    fast = _fast(level)
+    _assert_same(fast, stock)
+    assert fast.getMessage() == "request"
+    assert isinstance(fast, logging.LogRecord)
+
+
+def test_msecs_agrees_with_created() -> None:
+    fast = _fast()
+    assert int(fast.msecs) == int((fast.created - int(fast.created)) * 1000) or fast.msecs == 0.0
+
+
+def test_formatters_see_the_fields() -> None:
+    line = logging.Formatter("%(levelname)s %(name)s %(module)s %(status)s %(route)s").format(_fast())
+    assert line == "INFO hardening.access test_log_records 200 /items/{id}"
+
+
+def test_inside_an_asyncio_task_the_task_name_matches() -> None:
+    async def both() -> tuple[logging.LogRecord, logging.LogRecord]:
+        return _fast(), _stock()
+
+    async def main() -> tuple[logging.LogRecord, logging.LogRecord]:
+        return await asyncio.create_task(both(), name="request-task")
+
+    fast, stock = asyncio.run(main())
+    _assert_same(fast, stock)
+    if hasattr(stock, "taskName"):
+        assert getattr(fast, "taskName", None) == "request-task"
+
+
+@pytest.fixture
+def no_thread_process_info() -> Iterator[None]:
+    saved = logging.logThreads, logging.logProcesses, logging.logMultiprocessing
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    try:
+        yield
+    finally:
+        logging.logThreads, logging.logProcesses, logging.logMultiprocessing = saved
+
+
+@pytest.mark.usefixtures("no_thread_process_info")
+def test_the_logging_switches_are_honoured() -> None:
+    fast = _fast()
+    _assert_same(fast, _stock())
+    assert fast.thread is None
+    assert fast.process is None
+    assert fast.processName is None
+
+
+def test_a_custom_record_factory_is_left_to_build_the_record() -> None:
+    stock_factory = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = stock_factory(*args, **kwargs)
+        record.custom = "yes"
+        return record
+
+    logging.setLogRecordFactory(factory)
+    try:
+        template = RecordTemplate("hardening.access", logging.INFO, "request", __file__, "_emit")
+        assert template.record(dict(FIELDS)) is None
+    finally:
+        logging.setLogRecordFactory(stock_factory)
