@@ -7,7 +7,7 @@ lower-case ``bytes``. Nothing here allocates more than the edit it makes.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -15,15 +15,12 @@ __all__ = (
     "ERROR_RESPONSE_EDITORS_KEY",
     "HTTP_SCOPES",
     "REQUEST_ID_STATE_KEY",
-    "SEND_PIPELINE_KEY",
     "ASGIApp",
     "Message",
     "RawHeaders",
     "Receive",
     "Scope",
     "Send",
-    "SendHook",
-    "SendPipeline",
     "add_error_response_editor",
     "apply_error_response_editors",
     "get_header",
@@ -31,7 +28,6 @@ __all__ = (
     "remove_headers",
     "request_id_of",
     "scope_state",
-    "send_pipeline",
     "set_header",
 )
 
@@ -138,86 +134,6 @@ def apply_error_response_editors(scope: Scope, message: Message) -> None:
         return
     for edit in state.get(ERROR_RESPONSE_EDITORS_KEY, ()):
         edit(message)
-
-
-SEND_PIPELINE_KEY: Final = "hardening.send_pipeline"
-"""Scope key of the request's :class:`SendPipeline`."""
-
-SendHook = Callable[[Message], "Awaitable[None] | Literal[False] | None"]
-"""A layer's part in the shared ``send``: called with each outgoing message, inner layers first.
-
-It may edit the message and return ``None`` (pass it on), return ``False`` (the message
-stops here: held or dropped), or return an awaitable that is awaited instead of passing
-the message on (the layer sends something else in its place).
-"""
-
-
-class SendPipeline:
-    """The one ``send`` wrapper that the ``hardening`` layers of a request share.
-
-    A layer that needs to see or edit what the app sends used to wrap ``send`` in a
-    coroutine of its own, and every message then went through one coroutine per layer.
-    Now the outermost such layer creates a pipeline and passes :attr:`send` inward; a
-    layer further in that receives exactly that ``send`` (no other middleware wrapped it
-    on the way) adds its hook to the same pipeline instead of wrapping again, so a message
-    costs one coroutine and a few plain calls. A layer whose ``send`` is anything else
-    starts a pipeline of its own, which keeps every layer usable alone and next to any
-    other middleware.
-
-    Hooks run innermost first, as wrappers would have. A hook lives exactly as long as the
-    call of its layer (:meth:`release` in a ``finally``), so a response sent after a layer
-    returned or raised never goes through that layer, again as with wrappers.
-    """
-
-    __slots__ = ("_raw", "failed", "hooks", "send")
-
-    def __init__(self, send: Send) -> None:
-        self._raw = send
-        self.hooks: list[SendHook] = []
-        self.send: Send = self._send
-        """The ``send`` to pass to the next app inward."""
-        self.failed = False
-        """Whether the server's ``send`` raised ``OSError`` (the client went away)."""
-
-    def add(self, hook: SendHook) -> int:
-        """Add ``hook`` (inside every hook added before); return its position for :meth:`release`."""
-        hooks = self.hooks
-        hooks.append(hook)
-        return len(hooks) - 1
-
-    def release(self, position: int) -> None:
-        """Remove the hook at ``position`` and every hook added after it (the inner ones)."""
-        del self.hooks[position:]
-
-    def _send(self, message: Message) -> Awaitable[None]:
-        return self.send_from(len(self.hooks), message)
-
-    async def send_from(self, position: int, message: Message) -> None:
-        """Send ``message`` as the layer whose hook is at ``position`` would: through the outer hooks only."""
-        hooks = self.hooks
-        while position:
-            position -= 1
-            outcome = hooks[position](message)
-            if outcome is None:
-                continue
-            if outcome is not False:
-                await outcome
-            return
-        try:
-            await self._raw(message)
-        except OSError:
-            self.failed = True
-            raise
-
-
-def send_pipeline(scope: Scope, send: Send) -> SendPipeline:
-    """Return the pipeline ``send`` belongs to, or start one that wraps ``send``."""
-    pipeline: SendPipeline | None = scope.get(SEND_PIPELINE_KEY)
-    if pipeline is not None and pipeline.send is send:
-        return pipeline
-    pipeline = SendPipeline(send)
-    scope[SEND_PIPELINE_KEY] = pipeline
-    return pipeline
 
 
 Responder = Callable[[Scope, Receive, Send], Awaitable[None]]

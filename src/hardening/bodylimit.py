@@ -21,13 +21,12 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Mapping
-from functools import partial
-from typing import TYPE_CHECKING, Final, Literal
+from typing import TYPE_CHECKING, Final
 
 from pydantic import ByteSize, field_validator
 from starlette.requests import ClientDisconnect
 
-from hardening._asgi import get_header, send_pipeline
+from hardening._asgi import get_header
 from hardening._config import LayerConfig
 from hardening.checks import Finding
 from hardening.problems import Problem, problem_type, send_problem
@@ -214,7 +213,6 @@ class BodyLimitMiddleware:
         received = 0
         response_started = False
         answered = False  # we sent the 413; the app's own response is dropped
-        pipeline = send_pipeline(scope, send)
 
         async def limited_receive() -> Message:
             nonlocal received, answered
@@ -228,26 +226,23 @@ class BodyLimitMiddleware:
                 return message
             if not response_started:
                 answered = True
-                await send_problem(scope, partial(pipeline.send_from, position), _too_large(limit))
+                await send_problem(scope, send, _too_large(limit))
             return dict(_DISCONNECT)
 
-        def drop_after_413(message: Message) -> Literal[False] | None:
+        async def limited_send(message: Message) -> None:
             nonlocal response_started
             if answered:
-                return False
+                return
             if message["type"] == "http.response.start":
                 response_started = True
-            return None
+            await send(message)
 
-        position = pipeline.add(drop_after_413)
         try:
-            await self.app(scope, limited_receive, pipeline.send)
+            await self.app(scope, limited_receive, limited_send)
         except (ClientDisconnect, OSError):
             if not answered:
                 raise
             _logger.debug("the app stopped reading after the body limit was exceeded")
-        finally:
-            pipeline.release(position)
 
 
 def _limit_findings(settings: HardeningSettings) -> Iterable[Finding]:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Final
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from hardening._asgi import add_error_response_editor, send_pipeline
+from hardening._asgi import add_error_response_editor
 from hardening._config import LayerConfig, env_var
 from hardening._origins import OriginMatcher, normalise_origin_entry, parse_origin
 from hardening._paths import check_path_prefixes
@@ -431,21 +431,18 @@ class CORSMiddleware:
             return
         added = policy.added_headers(origin)
 
-        def edit(message: Message) -> None:
+        async def wrapped(message: Message) -> None:
             if message["type"] == "http.response.start":
                 self._edit(message, policy, added)
+            await send(message)
 
-        pipeline = send_pipeline(scope, send)
-        position = pipeline.add(edit)
         try:
-            await self.app(scope, receive, pipeline.send)
+            await self.app(scope, receive, wrapped)
         except Exception:
             # The error guard outside answers with its own 500 (replacing any response a
             # framework started and re-raised after): have it carry these headers too.
             add_error_response_editor(scope, lambda message: self._edit(message, policy, added))
             raise
-        finally:
-            pipeline.release(position)
 
     def _edit(self, message: Message, policy: _Compiled, added: tuple[tuple[bytes, bytes], ...]) -> None:
         """Replace the app's ``Access-Control-*`` headers with ours; add ``Vary: Origin``."""

@@ -20,12 +20,12 @@ from __future__ import annotations
 import logging
 import sys
 import traceback
-from collections.abc import Awaitable, Iterable
-from typing import TYPE_CHECKING, Final, Literal
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Final
 
 from starlette.exceptions import HTTPException
 
-from hardening._asgi import apply_error_response_editors, on_response_start, request_id_of, send_pipeline
+from hardening._asgi import apply_error_response_editors, on_response_start, request_id_of
 from hardening._config import LayerConfig
 from hardening.checks import Finding
 from hardening.problems import Problem, ProblemError, problem_for_status, send_problem
@@ -103,7 +103,6 @@ class ErrorGuardMiddleware:
         started = False  # a start message reached the client
         held: list[Message] = []  # a 500 answer held back until the app returns
         held_bytes = 0
-        pipeline = send_pipeline(scope, send)
 
         async def flush() -> None:
             nonlocal started, held_bytes
@@ -112,33 +111,32 @@ class ErrorGuardMiddleware:
             held_bytes = 0
             started = True
             for message in messages:
-                await pipeline.send_from(position, message)
+                await send(message)
 
-        def guard(message: Message) -> Awaitable[None] | Literal[False] | None:
+        async def guarded_send(message: Message) -> None:
             nonlocal started, held_bytes
-            if message["type"] == "http.response.start" and not started:
+            kind = message["type"]
+            if kind == "http.response.start" and not started:
                 if self._hold_500 and message.get("status") == _SERVER_ERROR:
                     held.append(message)
-                    return False
+                    return
                 started = True
             elif held:
                 held.append(message)
                 held_bytes += len(message.get("body", b""))
-                return flush() if held_bytes > _MAX_HELD_BYTES else False
-            return None
+                if held_bytes > _MAX_HELD_BYTES:
+                    await flush()
+                return
+            await send(message)
 
-        position = pipeline.add(guard)
         try:
-            await self.app(scope, receive, pipeline.send)
+            await self.app(scope, receive, guarded_send)
         except Exception as exc:
             held.clear()
-            pipeline.release(position)
-            await self._handle(exc, scope, pipeline.send, started=started)
+            await self._handle(exc, scope, send, started=started)
         else:
             if held:
                 await flush()
-        finally:
-            pipeline.release(position)
 
     async def _handle(self, exc: Exception, scope: Scope, send: Send, *, started: bool) -> None:
         try:

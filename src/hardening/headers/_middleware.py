@@ -17,7 +17,6 @@ from hardening._asgi import (
     add_error_response_editor,
     get_header,
     scope_state,
-    send_pipeline,
 )
 from hardening.clientip import ClientResolver
 from hardening.csp import CSP_NONCE_STATE_KEY, new_nonce
@@ -173,23 +172,20 @@ class SecurityHeadersMiddleware:
             nonce = b"'nonce-" + value.encode("ascii") + b"'"
         forced = self._path_profile(scope) if self._prefixes else None
 
-        def edit(message: Message) -> None:
+        async def wrapped(message: Message) -> None:
             if message["type"] == "http.response.start":
                 self._edit(message, scope, forced, nonce)
+            await send(message)
 
-        pipeline = send_pipeline(scope, send)
-        position = pipeline.add(edit)
+        if self._receiver is not None and scope.get("path") == self._receiver_path:
+            await self._receiver(scope, receive, wrapped)
+            return
         try:
-            if self._receiver is not None and scope.get("path") == self._receiver_path:
-                await self._receiver(scope, receive, pipeline.send)
-            else:
-                await self.app(scope, receive, pipeline.send)
+            await self.app(scope, receive, wrapped)
         except Exception:
             # The error guard outside answers with its own 500: have it carry these headers too.
             add_error_response_editor(scope, lambda message: self._edit(message, scope, forced, nonce))
             raise
-        finally:
-            pipeline.release(position)
 
     def _edit(self, message: Message, scope: Scope, forced: ProfileName | None, nonce: bytes | None) -> None:
         headers: list[tuple[bytes, bytes]] = []

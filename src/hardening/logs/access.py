@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from pydantic import field_validator
 
-from hardening._asgi import REQUEST_ID_STATE_KEY, get_header, send_pipeline
+from hardening._asgi import REQUEST_ID_STATE_KEY, get_header
 from hardening._config import LayerConfig
 from hardening._paths import QUIET_PROBE_PATHS
 from hardening.clientip import ClientResolver, ProxyConfig
@@ -151,8 +151,8 @@ class AccessLogMiddleware:
                 disconnected = True
             return message
 
-        def count(message: Message) -> None:
-            nonlocal status, response_bytes, end
+        async def counting_send(message: Message) -> None:
+            nonlocal status, response_bytes, end, disconnected
             kind = message["type"]
             if kind == "http.response.body":
                 response_bytes += len(message.get("body", b""))
@@ -160,20 +160,21 @@ class AccessLogMiddleware:
                     end = perf_counter()
             elif kind == "http.response.start":
                 status = message["status"]
+            try:
+                await send(message)
+            except OSError:
+                disconnected = True
+                raise
 
-        pipeline = send_pipeline(scope, send)
-        position = pipeline.add(count)
         try:
-            await self.app(scope, counting_receive, pipeline.send)
+            await self.app(scope, counting_receive, counting_send)
         except BaseException as exc:
             error = type(exc).__name__
             if status is None:
                 status = 500
             raise
         finally:
-            pipeline.release(position)
             duration = (end if end is not None else perf_counter()) - start
-            disconnected = disconnected or pipeline.failed  # the server could not send: the client is gone
             self._emit(scope, status, duration, request_bytes, response_bytes, disconnected, error)
 
     def _emit(

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from pydantic import field_validator
 
-from hardening._asgi import REQUEST_ID_STATE_KEY, get_header, send_pipeline, set_header
+from hardening._asgi import REQUEST_ID_STATE_KEY, get_header, set_header
 from hardening._config import LayerConfig
 from hardening.clientip import ProxyConfig
 from hardening.logs._context import REQUEST_ID
@@ -226,15 +226,16 @@ class RequestIdMiddleware:
         echo = self._echo
         header = self._header
 
-        def add_id(message: Message) -> None:
+        async def send_with_id(message: Message) -> None:
             nonlocal started
-            if not started and message["type"] in _FIRST_MESSAGES:
-                started = True
-                if echo:
-                    set_header(message, header, value)
+            if not started:
+                message_type = message["type"]
+                if message_type in _FIRST_MESSAGES:
+                    started = True
+                    if echo:
+                        set_header(message, header, value)
+            await send(message)
 
-        pipeline = send_pipeline(scope, send)
-        position = pipeline.add(add_id)
         try:
             if rejected_length is not None and self.config.log_rejected:
                 _log.warning(
@@ -244,7 +245,7 @@ class RequestIdMiddleware:
                     extra={"rejected_length": rejected_length},
                 )
             try:
-                await self.app(scope, receive, pipeline.send)
+                await self.app(scope, receive, send_with_id)
             except Exception:
                 if started or kind != "http":
                     raise
@@ -253,7 +254,6 @@ class RequestIdMiddleware:
                 await send_problem(scope, send, Problem(500), headers=[(header, value)] if echo else [])
                 raise
         finally:
-            pipeline.release(position)
             if log_tokens is not None and structlog_vars is not None:
                 structlog_vars.reset_contextvars(**log_tokens)
             REQUEST_ID.reset(token)

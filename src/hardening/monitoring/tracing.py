@@ -17,7 +17,7 @@ import time
 import traceback
 from typing import TYPE_CHECKING, Any, Final
 
-from hardening._asgi import REQUEST_ID_STATE_KEY, get_header, scope_state, send_pipeline
+from hardening._asgi import REQUEST_ID_STATE_KEY, get_header, scope_state
 from hardening._config import LayerConfig
 from hardening._imports import require
 from hardening._paths import QUIET_PROBE_PATHS
@@ -302,15 +302,14 @@ class TracingMiddleware:
         status: int | None = None
         error_type: str | None = None
 
-        def note_status(message: Message) -> None:
+        async def send_status(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+            await send(message)
 
-        pipeline = send_pipeline(scope, send)
-        position = pipeline.add(note_status)
         try:
-            await self.app(scope, receive, pipeline.send)
+            await self.app(scope, receive, send_status)
         except BaseException as exc:
             error_type = type(exc).__qualname__
             if recording:
@@ -324,7 +323,6 @@ class TracingMiddleware:
                 )
             raise
         finally:
-            pipeline.release(position)
             duration = time.perf_counter() - start
             route = getattr(scope.get("route"), "path", None)
             if status is None and error_type is not None:

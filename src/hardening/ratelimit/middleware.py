@@ -10,11 +10,10 @@ shutdown the limiter's probe and connections are closed.
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from functools import partial
 from operator import itemgetter
-from typing import Final, Literal
+from typing import Final
 
-from hardening._asgi import ASGIApp, Message, RawHeaders, Receive, Scope, Send, scope_state, send_pipeline
+from hardening._asgi import ASGIApp, Message, RawHeaders, Receive, Scope, Send, scope_state
 from hardening.problems import Problem, problem_type, send_problem
 from hardening.ratelimit.headers import HEADER_NAMES, decision_headers
 from hardening.ratelimit.limiter import Decision, RateLimiter
@@ -86,6 +85,10 @@ async def reject(
     """Answer a rejected decision with its problem+json response."""
     problem, headers = rejection(decision, ietf=ietf, legacy=legacy, unavailable_retry=unavailable_retry)
     await send_problem(scope, send, problem, headers=headers)
+
+
+async def _nothing() -> None:
+    """An awaitable that sends nothing."""
 
 
 _LISTS: Final = frozenset({b"ratelimit", b"ratelimit-policy"})
@@ -165,27 +168,23 @@ class RateLimitMiddleware:
                 return
             headers = decision_headers(decision, ietf=self._ietf, legacy=self._legacy)
         replaced = False
-        pipeline = send_pipeline(scope, send)
 
-        def add_headers(message: Message) -> Awaitable[None] | Literal[False] | None:
+        def send_with_headers(message: Message) -> Awaitable[None]:
+            # A plain function returning the awaitable of the next send: no coroutine of ours.
             nonlocal replaced
             if replaced:
-                return False  # the body of a response we replaced with a problem
+                return _nothing()  # the body of a response we replaced with a problem
             if message["type"] == "http.response.start":
                 pending = state.get(PENDING_PROBLEM_STATE_KEY)
                 if pending is not None and message.get("status") in (429, 503):
                     replaced = True
                     problem, extra = pending
-                    return send_problem(scope, partial(pipeline.send_from, position), problem, headers=extra)
+                    return send_problem(scope, send, problem, headers=extra)
                 if headers:
                     message["headers"] = merge_headers(list(message.get("headers", ())), headers)
-            return None
+            return send(message)
 
-        position = pipeline.add(add_headers)
-        try:
-            await self.app(scope, receive, pipeline.send)
-        finally:
-            pipeline.release(position)
+        await self.app(scope, receive, send_with_headers)
 
     def _lifespan_receive(self, receive: Receive) -> Receive:
         async def wrapped() -> Message:
