@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import shutil
 import subprocess
@@ -23,11 +24,15 @@ sys.path.insert(0, str(ROOT))
 
 
 def _child(app_name: str, n: int) -> None:
-    from bench.apps import apps, prepare
+    from bench.apps import apps, hardened_without, prepare
     from bench.inprocess import _drive
 
-    app = apps()[app_name]()
-    prepare(app_name)
+    if app_name.startswith("without:"):  # the full stack less one layer
+        app = hardened_without(app_name.removeprefix("without:"))
+        prepare("hardening: full stack")
+    else:
+        app = apps()[app_name]()
+        prepare(app_name)
     loop = asyncio.new_event_loop()
     loop.run_until_complete(_drive(app, 300))
     loop.run_until_complete(_drive(app, n))
@@ -41,6 +46,7 @@ def _count(app_name: str, n: int) -> int:
             ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, __file__,
              "--child", app_name, "-n", str(n)],
             check=True, capture_output=True,
+            env={**os.environ, "PYTHONHASHSEED": "0"},  # the same dict layouts, so the same count, each run
         )  # fmt: skip
         match = re.search(r"^summary:\s*(\d+)", out.read_text(errors="replace"), re.MULTILINE)
         if match is None:
@@ -51,7 +57,12 @@ def _count(app_name: str, n: int) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("apps", nargs="*", default=["bare starlette", "hardening: full stack"])
+    parser.add_argument(
+        "apps",
+        nargs="*",
+        default=["bare starlette", "hardening: full stack"],
+        help="app names from bench/apps.py, or without:LAYER for the full stack less LAYER",
+    )
     parser.add_argument("-n", type=int, default=500)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
