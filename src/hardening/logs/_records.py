@@ -29,7 +29,11 @@ _TASK_NAME: Final = sys.version_info >= (3, 12)  # 3.12 added LogRecord.taskName
 
 
 class RecordTemplate:
-    """The constant attributes of the records one call site emits, computed once.
+    """The attributes of the records one call site emits, laid out once.
+
+    :meth:`start` returns a copy of a dict that already holds every key the record will
+    have (the constant ones with their values, the per-record ones as placeholders), so
+    filling it in never grows it; :meth:`finish` turns it into the record.
 
     Args:
         name: The logger name.
@@ -37,13 +41,14 @@ class RecordTemplate:
         msg: The message (no ``%`` arguments).
         pathname: The source file named in the record.
         func: The function named in the record.
+        field_names: The ``extra`` fields every record of this site carries.
     """
 
-    __slots__ = ("_constant",)
+    __slots__ = ("_layout",)
 
-    def __init__(self, name: str, level: int, msg: str, pathname: str, func: str) -> None:
+    def __init__(self, name: str, level: int, msg: str, pathname: str, func: str, field_names: tuple[str, ...] = ()):
         filename = os.path.basename(pathname)
-        self._constant: dict[str, Any] = {
+        layout: dict[str, Any] = {
             "name": name,
             "msg": msg,
             "args": (),
@@ -57,17 +62,28 @@ class RecordTemplate:
             "stack_info": None,
             "lineno": 0,
             "funcName": func,
+            "created": 0.0,
+            "msecs": 0.0,
+            "relativeCreated": 0.0,
+            "thread": None,
+            "threadName": None,
+            "processName": None,
+            "process": None,
         }
+        if _TASK_NAME:
+            layout["taskName"] = None
+        layout.update(dict.fromkeys(field_names))
+        self._layout = layout
 
-    def record(self, fields: dict[str, Any]) -> logging.LogRecord | None:
-        """Return a record carrying ``fields`` as attributes, or ``None`` under a custom factory.
+    def start(self) -> dict[str, Any] | None:
+        """Return the attribute values of a new record, stamped now; ``None`` under a custom factory.
 
-        ``None`` tells the caller to build the record the ordinary way, through
-        ``logging.getLogRecordFactory()``.
+        The caller sets the ``extra`` fields in the dict, then calls :meth:`finish`. ``None``
+        tells it to build the record the ordinary way, through ``logging.getLogRecordFactory()``.
         """
         if logging.getLogRecordFactory() is not logging.LogRecord:
             return None
-        values = dict(self._constant)
+        values = self._layout.copy()
         if _NS_CLOCK:
             ns = time.time_ns()
             created = ns / 1e9
@@ -85,21 +101,31 @@ class RecordTemplate:
         if logging.logThreads:
             values["thread"] = threading.get_ident()
             values["threadName"] = threading.current_thread().name
-        else:
-            values["thread"] = values["threadName"] = None
-        values["processName"] = _process_name()
-        values["process"] = os.getpid() if logging.logProcesses else None
+        if logging.logMultiprocessing:
+            values["processName"] = _process_name()
+        if logging.logProcesses:
+            values["process"] = os.getpid()
         if _TASK_NAME:
             values["taskName"] = _task_name()
-        values.update(fields)
+        return values
+
+    @staticmethod
+    def finish(values: dict[str, Any]) -> logging.LogRecord:
+        """Return the record whose attributes are ``values`` (from :meth:`start`)."""
         record: logging.LogRecord = _NEW(logging.LogRecord)
         record.__dict__ = values
         return record
 
+    def record(self, fields: dict[str, Any]) -> logging.LogRecord | None:
+        """Return a record carrying ``fields`` as attributes, or ``None`` under a custom factory."""
+        values = self.start()
+        if values is None:
+            return None
+        values.update(fields)
+        return self.finish(values)
+
 
 def _process_name() -> str | None:
-    if not logging.logMultiprocessing:
-        return None
     multiprocessing = sys.modules.get("multiprocessing")
     if multiprocessing is None:
         return "MainProcess"

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from pydantic import field_validator
 
-from hardening._asgi import REQUEST_ID_STATE_KEY, get_header
+from hardening._asgi import REQUEST_ID_STATE_KEY
 from hardening._config import LayerConfig
 from hardening._paths import QUIET_PROBE_PATHS
 from hardening.clientip import ClientResolver, ProxyConfig
@@ -39,8 +39,23 @@ _TRACEPARENT: Final = b"traceparent"
 _MAX_ROUTES: Final = 4096
 _NO_STATE: Final[dict[str, Any]] = {}
 _MAKE_RECORD: Final = logging.Logger.makeRecord
+_FIELD_NAMES: Final = (
+    "method",
+    "route",
+    "path",
+    "status",
+    "duration_ms",
+    "request_bytes",
+    "response_bytes",
+    "client_ip",
+    "user_agent",
+    "http_version",
+    "scheme",
+    "request_id",
+    "trace_id",
+)
 _TEMPLATES: Final = {
-    level: RecordTemplate(ACCESS_LOGGER, level, "request", __file__, "_emit")
+    level: RecordTemplate(ACCESS_LOGGER, level, "request", __file__, "_emit", _FIELD_NAMES)
     for level in (logging.INFO, logging.WARNING)
 }
 
@@ -192,14 +207,16 @@ class AccessLogMiddleware:
         logger = self._logger
         if not logger.isEnabledFor(level):
             return
-        fields = self.fields(scope, status, duration, request_bytes, response_bytes, disconnected, error)
         # What ``logger.log(level, "request", extra=fields)`` does, without looking for
-        # the caller's frame (the caller is always this method).
-        record = None
-        if type(logger).makeRecord is _MAKE_RECORD:  # a custom Logger class may build its records differently
-            record = _TEMPLATES[level].record(fields)  # no field is a LogRecord attribute
-        if record is None:
+        # the caller's frame (the caller is always this method), and with the fields
+        # written straight into a record dict laid out in advance.
+        values = _TEMPLATES[level].start() if type(logger).makeRecord is _MAKE_RECORD else None
+        if values is None:  # a custom record factory or Logger class builds the record
+            fields = self.fields(scope, status, duration, request_bytes, response_bytes, disconnected, error)
             record = logger.makeRecord(ACCESS_LOGGER, level, __file__, 0, "request", (), None, "_emit", fields)
+        else:
+            self._fill(values, scope, status, duration, request_bytes, response_bytes, disconnected, error)
+            record = RecordTemplate.finish(values)
         logger.handle(record)
 
     def fields(
@@ -213,10 +230,31 @@ class AccessLogMiddleware:
         error: str | None,
     ) -> dict[str, Any]:
         """Return the fields of the access line of one finished request."""
-        headers = scope.get("headers", ())
+        fields: dict[str, Any] = {}
+        self._fill(fields, scope, status, duration, request_bytes, response_bytes, disconnected, error)
+        return fields
+
+    def _fill(
+        self,
+        fields: dict[str, Any],
+        scope: Scope,
+        status: int | None,
+        duration: float,
+        request_bytes: int,
+        response_bytes: int,
+        disconnected: bool,
+        error: str | None,
+    ) -> None:
+        """Write the fields of the access line into ``fields`` (in the order of ``_FIELD_NAMES``)."""
+        user_agent = traceparent = None
+        for name, value in scope.get("headers", ()):  # one pass for both headers; the first of each counts
+            if name == _USER_AGENT:
+                if user_agent is None:
+                    user_agent = value
+            elif name == _TRACEPARENT and traceparent is None:
+                traceparent = value
         path = _printable(redact_text(scope.get("path", "")))
         query = scope.get("query_string")
-        full_path = path + "?" + _printable(redact_text("?" + query.decode("latin-1"))[1:]) if query else path
         route = getattr(scope.get("route"), "path", None)
         if isinstance(route, str):
             shown = self._routes.get(route)
@@ -226,31 +264,28 @@ class AccessLogMiddleware:
                     self._routes[route] = shown
         else:
             shown = path
-        user_agent = get_header(headers, _USER_AGENT)
         state = scope.get("state") or _NO_STATE
         trace_id = state.get(TRACE_ID_STATE_KEY)
-        if trace_id is None:
-            parsed = parse_traceparent(get_header(headers, _TRACEPARENT))
+        if trace_id is None and traceparent is not None:
+            parsed = parse_traceparent(traceparent)
             if parsed is not None:
                 trace_id = parsed[0]
         resolver = self._resolver
-        fields: dict[str, Any] = {
-            "method": scope.get("method"),
-            "route": shown,
-            "path": full_path,
-            "status": status,
-            "duration_ms": int(duration * 1_000_000 + 0.5) / 1000,  # rounded to microseconds
-            "request_bytes": request_bytes,
-            "response_bytes": response_bytes,
-            "client_ip": resolver.client_ip(scope),
-            "user_agent": (
-                redact_text(_printable(user_agent.decode("latin-1")[: self._ua_max])) if user_agent else None
-            ),
-            "http_version": scope.get("http_version"),
-            "scheme": resolver.scheme(scope),
-            "request_id": state.get(REQUEST_ID_STATE_KEY),
-            "trace_id": trace_id,
-        }
+        fields["method"] = scope.get("method")
+        fields["route"] = shown
+        fields["path"] = path + "?" + _printable(redact_text("?" + query.decode("latin-1"))[1:]) if query else path
+        fields["status"] = status
+        fields["duration_ms"] = int(duration * 1_000_000 + 0.5) / 1000  # rounded to microseconds
+        fields["request_bytes"] = request_bytes
+        fields["response_bytes"] = response_bytes
+        fields["client_ip"] = resolver.client_ip(scope)
+        fields["user_agent"] = (
+            redact_text(_printable(user_agent.decode("latin-1")[: self._ua_max])) if user_agent else None
+        )
+        fields["http_version"] = scope.get("http_version")
+        fields["scheme"] = resolver.scheme(scope)
+        fields["request_id"] = state.get(REQUEST_ID_STATE_KEY)
+        fields["trace_id"] = trace_id
         span_id = state.get(SPAN_ID_STATE_KEY)
         if span_id is not None:
             fields["span_id"] = span_id
@@ -258,4 +293,3 @@ class AccessLogMiddleware:
             fields["error"] = error
         if disconnected:
             fields["disconnected"] = True
-        return fields
