@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from pydantic import field_validator
 
-from hardening._asgi import REQUEST_ID_STATE_KEY, get_header, set_header
+from hardening._asgi import REQUEST_ID_STATE_KEY, set_header
 from hardening._config import LayerConfig
 from hardening.clientip import ProxyConfig
 from hardening.logs._context import REQUEST_ID
@@ -135,15 +135,6 @@ class RequestIdConfig(LayerConfig):
         return RequestIdMiddleware(app, self, proxy=settings.proxy if settings is not None else None)
 
 
-def _structlog_contextvars() -> Any:
-    """Return ``structlog.contextvars`` once something imported structlog, else ``None``.
-
-    Nothing can read structlog's context before structlog is imported, so until then a
-    request binds nothing (and costs nothing) there.
-    """
-    return sys.modules.get("structlog.contextvars")
-
-
 class RequestIdMiddleware:
     """Pure ASGI middleware assigning every HTTP and WebSocket request an ID.
 
@@ -175,8 +166,15 @@ class RequestIdMiddleware:
 
     def _incoming(self, scope: Scope) -> tuple[str | None, int | None]:
         """Return ``(kept ID, length of a rejected value)``."""
-        raw = get_header(scope.get("headers", ()), self._header)
-        if raw is None or not self._accept_incoming:
+        if not self._accept_incoming:
+            return None, None
+        name = self._header
+        raw: bytes | None = None
+        for key, value in scope.get("headers", ()):
+            if key == name:
+                raw = value
+                break
+        if raw is None:
             return None, None
         if self._trusted_networks is not None and not self._from_trusted_proxy(scope):
             return None, None
@@ -215,7 +213,9 @@ class RequestIdMiddleware:
             scope["state"] = state = {}
         state[REQUEST_ID_STATE_KEY] = request_id
         token = REQUEST_ID.set(request_id)
-        structlog_vars = _structlog_contextvars()
+        # Nothing can read structlog's context before structlog is imported, so until then a
+        # request binds nothing (and costs nothing) there.
+        structlog_vars = sys.modules.get("structlog.contextvars")
         log_tokens: dict[str, Any] | None = None
         if structlog_vars is not None:
             if self._clear_log_context:
@@ -228,12 +228,16 @@ class RequestIdMiddleware:
 
         async def send_with_id(message: Message) -> None:
             nonlocal started
-            if not started:
-                message_type = message["type"]
-                if message_type in _FIRST_MESSAGES:
-                    started = True
-                    if echo:
-                        set_header(message, header, value)
+            if not started and message["type"] in _FIRST_MESSAGES:
+                started = True
+                if echo:
+                    current = message.get("headers", ())
+                    for key, _ in current:
+                        if key == header:
+                            set_header(message, header, value)  # the app sent one: replace it
+                            break
+                    else:  # the usual case, in one step
+                        message["headers"] = [*current, (header, value)]
             await send(message)
 
         try:
