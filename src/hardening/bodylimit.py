@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Final
 from pydantic import ByteSize, field_validator
 from starlette.requests import ClientDisconnect
 
-from hardening._asgi import get_header
 from hardening._config import LayerConfig
 from hardening.checks import Finding
 from hardening.problems import Problem, problem_type, send_problem
@@ -176,27 +175,32 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        declared: bytes | None = None
+        framed = False  # a Transfer-Encoding header
+        for name, value in scope.get("headers", ()):  # one pass; the first Content-Length counts
+            if name == b"content-length":
+                if declared is None:
+                    declared = value
+            elif name == b"transfer-encoding":
+                framed = True
+        if (
+            declared is None
+            and not framed
+            and scope.get("method") in _BODILESS_METHODS
+            and scope.get("http_version") in _FRAMED_VERSIONS
+        ):
+            # HTTP/1.x frames a request body with Content-Length or Transfer-Encoding
+            # (RFC 9112, 6.3): with neither, the body is empty, so there is nothing to
+            # count and the request goes straight through, whatever the path's limit.
+            # Kept to GET and HEAD, and not HTTP/2, whose bodies need no framing header.
+            await self.app(scope, receive, send)
+            return
         path = scope.get("path", "")
         limit = self._limit_for(path if isinstance(path, str) else "")
         if limit is None:
             await self.app(scope, receive, send)
             return
-
-        headers = scope.get("headers", ())
-        declared = get_header(headers, b"content-length")
-        if declared is None:
-            if (
-                scope.get("method") in _BODILESS_METHODS
-                and scope.get("http_version") in _FRAMED_VERSIONS
-                and get_header(headers, b"transfer-encoding") is None
-            ):
-                # HTTP/1.x frames a request body with Content-Length or Transfer-Encoding
-                # (RFC 9112, 6.3): with neither, the body is empty, so there is nothing to
-                # count and the request goes straight through. Kept to GET and HEAD, and
-                # not HTTP/2, whose bodies need no framing header.
-                await self.app(scope, receive, send)
-                return
-        else:
+        if declared is not None:
             length = _parse_content_length(declared)
             if length is None:
                 problem = Problem(
