@@ -361,3 +361,51 @@ async def test_log_line_is_redacted_without_configure_logging() -> None:
     assert "RuntimeError: database password is [REDACTED]" in text
     assert CANARY not in text
     assert "canary-query-1" not in text
+
+
+@pytest.mark.anyio
+async def test_client_gone_mid_response_is_not_an_app_error(caplog: pytest.LogCaptureFixture) -> None:
+    """The server's send failing (client disconnected) is logged at DEBUG, never as an unhandled error."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"part", "more_body": True})
+        await send({"type": "http.response.body", "body": b"rest"})
+
+    async def receive() -> Message:
+        return {"type": "http.disconnect"}
+
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            raise OSError("connection reset by peer")
+        sent.append(message)
+
+    caplog.set_level(logging.DEBUG, logger="hardening")
+    await ErrorGuardMiddleware(app)(http_scope(), receive, send)  # swallowed: nothing left to answer
+    assert [m["type"] for m in sent] == ["http.response.start"]
+    records = [r for r in caplog.records if r.name.startswith("hardening")]
+    assert [r.levelno for r in records] == [logging.DEBUG]
+    assert "client went away" in records[0].getMessage()
+
+
+@pytest.mark.anyio
+async def test_an_oserror_of_the_app_itself_is_still_a_500(caplog: pytest.LogCaptureFixture) -> None:
+    """An OSError the app raised on its own (a refused database connection) is an app error."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        raise ConnectionRefusedError("database at 10.0.0.5:5432 refused")
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b""}
+
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    caplog.set_level(logging.DEBUG, logger="hardening")
+    await ErrorGuardMiddleware(app)(http_scope(), receive, send)
+    assert sent[0]["status"] == 500
+    assert any(r.levelno == logging.ERROR for r in caplog.records if r.name.startswith("hardening"))

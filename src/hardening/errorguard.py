@@ -103,6 +103,15 @@ class ErrorGuardMiddleware:
         started = False  # a start message reached the client
         held: list[Message] = []  # a 500 answer held back until the app returns
         held_bytes = 0
+        gone: OSError | None = None  # the server's send failed: the client went away
+
+        async def send_on(message: Message) -> None:
+            nonlocal gone
+            try:
+                await send(message)
+            except OSError as exc:
+                gone = exc
+                raise
 
         async def flush() -> None:
             nonlocal started, held_bytes
@@ -111,7 +120,7 @@ class ErrorGuardMiddleware:
             held_bytes = 0
             started = True
             for message in messages:
-                await send(message)
+                await send_on(message)
 
         async def guarded_send(message: Message) -> None:
             nonlocal started, held_bytes
@@ -127,12 +136,20 @@ class ErrorGuardMiddleware:
                 if held_bytes > _MAX_HELD_BYTES:
                     await flush()
                 return
-            await send(message)
+            await send_on(message)
 
         try:
             await self.app(scope, receive, guarded_send)
         except Exception as exc:
             held.clear()
+            if exc is gone:
+                # Not a fault of the app: nothing to answer, log at ERROR or report.
+                _logger.debug(
+                    "the client went away before the response was sent (%s)",
+                    type(exc).__name__,
+                    extra={"request_id": request_id_of(scope)},
+                )
+                return
             await self._handle(exc, scope, send, started=started)
         else:
             if held:
