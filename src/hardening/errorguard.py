@@ -123,7 +123,7 @@ class ErrorGuardMiddleware:
                 await send_on(message)
 
         async def guarded_send(message: Message) -> None:
-            nonlocal started, held_bytes
+            nonlocal started, held_bytes, gone
             kind = message["type"]
             if kind == "http.response.start" and not started:
                 if self._hold_500 and message.get("status") == _SERVER_ERROR:
@@ -136,7 +136,11 @@ class ErrorGuardMiddleware:
                 if held_bytes > _MAX_HELD_BYTES:
                     await flush()
                 return
-            await send_on(message)
+            try:  # send_on(message), without a coroutine more per message
+                await send(message)
+            except OSError as exc:
+                gone = exc
+                raise
 
         try:
             await self.app(scope, receive, guarded_send)
