@@ -119,6 +119,28 @@ _normalize_peer = lru_cache(maxsize=8192)(normalize_address)
 """:func:`normalize_address` for direct peers, cached: a server sees the same peers again
 and again, and parsing an address costs more than the rest of the lookup."""
 
+_PEERS_MAX: Final = 8192
+_peers: dict[object, str] = {}
+"""A direct peer's host -> its address as :meth:`ClientResolver.client_ip` answers it.
+
+A plain dict read with ``[]`` is cheaper per request than the ``lru_cache`` call; it is
+emptied when full (rebuilding an entry costs one parse)."""
+
+
+def _peer_address(host: object) -> str:
+    """The normalised address of a direct peer, or its text when it is no address."""
+    peer = _normalize_peer(host)
+    if peer is None:
+        peer = str(host)  # e.g. a test client name; never trusted
+    if len(_peers) >= _PEERS_MAX:
+        _peers.clear()
+    _peers[host] = peer
+    return peer
+
+
+_SCAN_FIRST: Final = 64
+_SCAN_EVERY: Final = 64
+
 
 def group_address(address: str, ipv6_prefix: int = 64) -> str:
     """Return the rate-limit group of a normalised address.
@@ -207,6 +229,8 @@ class ClientResolver:
         self._any_trust = bool(self._networks) or self._trust_unix
         self._trusted = lru_cache(maxsize=4096)(self._is_trusted_uncached)
         self._warned = False
+        self._scans = 0
+        self._unscanned = 0  # requests to let pass before the next look for forwarding headers
 
     def _is_trusted_uncached(self, address: str) -> bool:
         ip = _parse_ip(address)
@@ -216,6 +240,19 @@ class ClientResolver:
         if peer is None:
             return self._trust_unix
         return bool(self._networks) and self._trusted(peer)
+
+    def _scan_forwarding(self, scope: Scope) -> None:
+        """Warn (once) when a request carries forwarding headers but no proxy is trusted.
+
+        This only serves a one-time warning, so it is sampled: the first
+        ``_SCAN_FIRST`` requests are looked at, then one in ``_SCAN_EVERY``. Behind a
+        proxy every request carries the header, so the warning still comes at once.
+        """
+        self._scans += 1
+        if self._scans >= _SCAN_FIRST:
+            self._unscanned = _SCAN_EVERY - 1
+        if not _FORWARDING_HEADERS.isdisjoint(map(_NAME, scope.get("headers", ()))):
+            self._warn_untrusted_forwarding()
 
     def _warn_untrusted_forwarding(self) -> None:
         self._warned = True
@@ -245,12 +282,18 @@ class ClientResolver:
         no trusted proxy said who the client is.
         """
         client = scope.get("client")
-        peer = _normalize_peer(client[0]) if client else None
-        if client and peer is None:
-            peer = str(client[0])  # e.g. a test client name; never trusted
+        peer: str | None = None
+        if client:
+            host = client[0]
+            try:
+                peer = _peers[host]
+            except KeyError:
+                peer = _peer_address(host)
         if not self._any_trust:
-            if not self._warned and not _FORWARDING_HEADERS.isdisjoint(map(_NAME, scope.get("headers", ()))):
-                self._warn_untrusted_forwarding()
+            if self._unscanned:  # the look for forwarding headers is sampled
+                self._unscanned -= 1
+            elif not self._warned:
+                self._scan_forwarding(scope)
             return peer
         if not self._peer_trusted(peer):
             return peer

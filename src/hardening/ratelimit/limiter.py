@@ -19,6 +19,7 @@ from starlette.types import Scope
 
 from hardening.clientip import ClientResolver, ProxyConfig
 from hardening.errors import ConfigurationError
+from hardening.ratelimit._admit import admitter
 from hardening.ratelimit._slots import slot_setters
 from hardening.ratelimit.breaker import CircuitBreaker
 from hardening.ratelimit.config import (
@@ -191,7 +192,8 @@ class RateLimiter:
         self.workers = config.workers or _env_workers()
         self.share = self.workers * config.replicas
         self.fallback = MemoryStore(config.fallback_max_keys)
-        self.counters: Counter[str] = Counter()
+        self._counters: Counter[str] = Counter()
+        self._admitted = [0]  # requests the policies' fast paths admitted, not yet in _counters
         if store is None:
             store = self._build_store(uri)
         self.primary_is_memory = isinstance(store, MemoryStore)
@@ -251,7 +253,7 @@ class RateLimiter:
             api_key_header=config.api_key_header,
             unknown_client=config.unknown_client,
         )
-        return Policy(
+        policy = Policy(
             name=name,
             limits=limits,
             fallback_limits=tuple(limit.scaled(divisor) for limit in limits),
@@ -263,6 +265,9 @@ class RateLimiter:
             key_prefix=config.key_prefix,
             sync_key=key_func_sync,
         )
+        admit = admitter(policy, self._memory, self._admitted, ietf=config.headers, legacy=config.legacy_headers)
+        object.__setattr__(policy, "admit_now", admit)
+        return policy
 
     def _build_table(self) -> PolicyTable:
         config = self.config
@@ -326,10 +331,10 @@ class RateLimiter:
             return self._conclude(policy, answer)
         mode = policy.failure_mode
         if mode == "open":
-            self.counters["allowed_on_error"] += 1
+            self._counters["allowed_on_error"] += 1
             return Decision("allowed", policy, None, degraded=True)
         if mode == "closed":
-            self.counters["rejected_on_error"] += 1
+            self._counters["rejected_on_error"] += 1
             return Decision("unavailable", policy, None, degraded=True)
         outcome = self.fallback.acquire_now(
             keys, policy.fallback_limits, policy.strategy, policy.cost, self.fallback_clock()
@@ -352,7 +357,7 @@ class RateLimiter:
         return self._conclude(policy, outcome)
 
     def _conclude(self, policy: Policy, outcome: Outcome, *, degraded: bool = False) -> Decision:
-        counters = self.counters
+        counters = self._counters
         if outcome.allowed:
             counters["fallback_allowed" if degraded else "allowed"] += 1
             return Decision("allowed", policy, outcome, degraded)
@@ -361,6 +366,15 @@ class RateLimiter:
             return Decision("allowed", policy, outcome, degraded=degraded, shadow_limited=True)
         counters["fallback_limited" if degraded else "limited"] += 1
         return Decision("limited", policy, outcome, degraded=degraded)
+
+    @property
+    def counters(self) -> Counter[str]:
+        """Decisions so far by outcome (the ``decisions`` of :meth:`stats`)."""
+        admitted = self._admitted
+        if admitted[0]:
+            self._counters["allowed"] += admitted[0]
+            admitted[0] = 0
+        return self._counters
 
     def fallback_clock(self) -> float:
         """The fallback store's clock (monotonic seconds)."""

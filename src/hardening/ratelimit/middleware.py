@@ -10,14 +10,13 @@ shutdown the limiter's probe and connections are closed.
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from operator import itemgetter
 from typing import Final
 
 from hardening._asgi import ASGIApp, Message, RawHeaders, Receive, Scope, Send, scope_state
 from hardening.problems import Problem, problem_type, send_problem
 from hardening.ratelimit.headers import HEADER_NAMES, decision_headers
 from hardening.ratelimit.limiter import Decision, RateLimiter
-from hardening.ratelimit.policy import UnknownClientError
+from hardening.ratelimit.policy import Policy, UnknownClientError
 
 __all__ = ("LIMITER_STATE_KEY", "PENDING_PROBLEM_STATE_KEY", "RateLimitMiddleware", "reject")
 
@@ -92,7 +91,8 @@ async def _nothing() -> None:
 
 
 _LISTS: Final = frozenset({b"ratelimit", b"ratelimit-policy"})
-_NAME: Final = itemgetter(0)  # of a header pair
+_ROUTE_METHODS: Final = 32  # distinct methods remembered (a client can send any token)
+_ROUTE_PATHS: Final = 8192  # distinct paths remembered per method
 
 
 def merge_headers(existing: RawHeaders, ours: RawHeaders) -> RawHeaders:
@@ -102,8 +102,11 @@ def merge_headers(existing: RawHeaders, ours: RawHeaders) -> RawHeaders:
     and ours are joined. Other headers the app already set (legacy ones) are kept.
     ``ours`` are :func:`~hardening.ratelimit.headers.decision_headers`.
     """
-    if HEADER_NAMES.isdisjoint(map(_NAME, existing)):  # the usual response: none of ours yet
-        existing.extend(ours)
+    for pair in existing:  # a loop costs less than isdisjoint(map(itemgetter)) on a few headers
+        if pair[0] in HEADER_NAMES:
+            break
+    else:  # the usual response: none of ours yet
+        existing += ours
         return existing
     present = {name: index for index, (name, _) in enumerate(existing)}
     for name, value in ours:
@@ -132,6 +135,20 @@ class RateLimitMiddleware:
         self._match = limiter.table.match
         self._decide_now = limiter.decide_now
         self._retry_503 = max(1, round(config.probe_interval))
+        self._routes: dict[str, dict[str, Policy | None]] = {}  # method -> path -> policy
+
+    def _route(self, method: str, path: str) -> Policy | None:
+        """Match a request's policy and remember it in ``_routes`` (bounded)."""
+        routes = self._routes
+        paths = routes.get(method)
+        if paths is None:
+            if len(routes) >= _ROUTE_METHODS:
+                routes.clear()
+            paths = routes[method] = {}
+        if len(paths) >= _ROUTE_PATHS:
+            paths.clear()
+        policy = paths[path] = self._match(method, path)
+        return policy
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Decide an HTTP request, then answer it or pass it on with headers."""
@@ -144,11 +161,18 @@ class RateLimitMiddleware:
         if state is None:
             state = scope_state(scope)
         state[LIMITER_STATE_KEY] = self.limiter
-        policy = self._match(scope["method"], scope["path"])
-        headers: RawHeaders = []
+        try:  # two dict reads cost less than the lru_cache call of table.match
+            policy = self._routes[scope["method"]][scope["path"]]
+        except KeyError:
+            policy = self._route(scope["method"], scope["path"])
+        headers: RawHeaders | None = None
         if policy is not None:
+            admit = policy.admit_now  # the common case: admitted without building a Decision
             try:
-                decision = self._decide_now(policy, scope) or await self.limiter.decide(policy, scope)
+                if admit is not None:
+                    headers = admit(scope)
+                if headers is None:
+                    decision = self._decide_now(policy, scope) or await self.limiter.decide(policy, scope)
             except UnknownClientError:
                 await send_problem(
                     scope,
@@ -156,17 +180,18 @@ class RateLimitMiddleware:
                     Problem(400, detail="The client address is unknown, so limits cannot apply."),
                 )
                 return
-            if decision.status != "allowed":
-                await reject(
-                    scope,
-                    send,
-                    decision,
-                    ietf=self._ietf,
-                    legacy=self._legacy,
-                    unavailable_retry=self._retry_503,
-                )
-                return
-            headers = decision_headers(decision, ietf=self._ietf, legacy=self._legacy)
+            if headers is None:
+                if decision.status != "allowed":
+                    await reject(
+                        scope,
+                        send,
+                        decision,
+                        ietf=self._ietf,
+                        legacy=self._legacy,
+                        unavailable_retry=self._retry_503,
+                    )
+                    return
+                headers = decision_headers(decision, ietf=self._ietf, legacy=self._legacy)
         replaced = False
 
         def send_with_headers(message: Message) -> Awaitable[None]:
@@ -175,13 +200,21 @@ class RateLimitMiddleware:
             if replaced:
                 return _nothing()  # the body of a response we replaced with a problem
             if message["type"] == "http.response.start":
-                pending = state.get(PENDING_PROBLEM_STATE_KEY)
-                if pending is not None and message.get("status") in (429, 503):
-                    replaced = True
-                    problem, extra = pending
-                    return send_problem(scope, send, problem, headers=extra)
+                if PENDING_PROBLEM_STATE_KEY in state:  # `in` first: cheaper than .get() on every response
+                    pending = state[PENDING_PROBLEM_STATE_KEY]
+                    if pending is not None and message.get("status") in (429, 503):
+                        replaced = True
+                        problem, extra = pending
+                        return send_problem(scope, send, problem, headers=extra)
                 if headers:
-                    message["headers"] = merge_headers(list(message.get("headers", ())), headers)
+                    existing = list(message.get("headers", ()))
+                    for pair in existing:  # merge_headers' test inlined: the usual response has none of ours
+                        if pair[0] in HEADER_NAMES:
+                            merge_headers(existing, headers)
+                            break
+                    else:
+                        existing += headers
+                    message["headers"] = existing
             return send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from starlette.types import Scope
 
-from hardening._asgi import get_header
+from hardening._asgi import RawHeaders, get_header
 from hardening.clientip import ClientResolver, group_address
 from hardening.ratelimit.config import FailureMode, KeyKind
 from hardening.ratelimit.stores import Limit, Strategy
@@ -43,6 +43,7 @@ SyncKeyFunc = Callable[[Scope], str]
 UNKNOWN_CLIENT: Final = "unknown-client"
 _MAX_KEY_INPUT: Final = 4096
 _KEYS_CACHE: Final = 2048
+_IDENTITIES_CACHE: Final = 8192
 _PARAM: Final = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([A-Za-z_]+))?\}")
 _logger = logging.getLogger("hardening.ratelimit")
 
@@ -101,23 +102,37 @@ def key_functions(
     """
     warned = False
     header = api_key_header.lower().encode("latin-1")
+    client_ip = resolver.client_ip
+    identities: dict[str, str] = {}  # address -> identity; `[]` costs less than the lru_cache call
+
+    def unknown() -> str:
+        nonlocal warned
+        if unknown_client == "reject":
+            raise UnknownClientError
+        if not warned:
+            warned = True
+            _logger.warning(
+                "ratelimit.unknown_client: a request has no client address (UNIX socket?), "
+                "so such requests share the %r bucket. Trust the proxy in front of the socket "
+                "with HARDENING_PROXY__TRUSTED_PROXIES='[\"unix\"]' (logged once).",
+                UNKNOWN_CLIENT,
+            )
+        return UNKNOWN_CLIENT
+
+    def remember(address: str) -> str:
+        if len(identities) >= _IDENTITIES_CACHE:
+            identities.clear()
+        identity = identities[address] = _address_identity(address, ipv6_prefix)
+        return identity
 
     def client(scope: Scope) -> str:
-        nonlocal warned
-        address = resolver.client_ip(scope)
+        address = client_ip(scope)
         if address is None:
-            if unknown_client == "reject":
-                raise UnknownClientError
-            if not warned:
-                warned = True
-                _logger.warning(
-                    "ratelimit.unknown_client: a request has no client address (UNIX socket?), "
-                    "so such requests share the %r bucket. Trust the proxy in front of the socket "
-                    "with HARDENING_PROXY__TRUSTED_PROXIES='[\"unix\"]' (logged once).",
-                    UNKNOWN_CLIENT,
-                )
-            return UNKNOWN_CLIENT
-        return _address_identity(address, ipv6_prefix)
+            return unknown()
+        try:
+            return identities[address]
+        except KeyError:
+            return remember(address)
 
     sync: SyncKeyFunc | None
     if func is not None:
@@ -169,9 +184,8 @@ def key_functions(
     return key, sync
 
 
-@lru_cache(maxsize=8192)
 def _address_identity(address: str, ipv6_prefix: int) -> str:
-    """The bucket identity of a client address (cached: grouping parses the address)."""
+    """The bucket identity of a client address (the key functions cache it: grouping parses it)."""
     if not _looks_like_ip(address):  # not an address, e.g. a test client's name
         return hash_identity(address)
     return "ip:" + group_address(address, ipv6_prefix)
@@ -220,6 +234,10 @@ class Policy:
     _key_tails: tuple[str, ...] = field(init=False, repr=False)
     keys_for: Callable[[str], tuple[str, ...]] = field(init=False, repr=False)
     """:meth:`storage_keys`, cached for the most recent identities."""
+    admit_now: Callable[[Scope], RawHeaders | None] | None = field(init=False, default=None, repr=False)
+    """Set by the limiter when the common case has a fast path (see ``_admit``): admits a
+    request and returns its rate-limit headers, or returns ``None`` having counted nothing
+    when the generic path must decide (it would be limited, or its client is unknown)."""
 
     def __post_init__(self) -> None:
         if len(self.limits) == 1:
