@@ -211,8 +211,7 @@ def test_route_cache_is_bounded_and_answers_like_the_table() -> None:
     anyio.run(run)
     for i in range(10_000):
         assert middleware._route(f"M{i % 100}", f"/p/{i}") is limiter.table.match("GET", "/p/0")
-    assert len(middleware._routes) <= 32
-    assert all(len(paths) <= 8192 for paths in middleware._routes.values())
+    assert sum(len(paths) for paths in middleware._routes.values()) <= 8192
 
 
 def test_peer_address_cache_is_bounded() -> None:

@@ -91,8 +91,7 @@ async def _nothing() -> None:
 
 
 _LISTS: Final = frozenset({b"ratelimit", b"ratelimit-policy"})
-_ROUTE_METHODS: Final = 32  # distinct methods remembered (a client can send any token)
-_ROUTE_PATHS: Final = 8192  # distinct paths remembered per method
+_ROUTES: Final = 8192  # (method, path) matches remembered, as many as table.match's cache
 
 
 def merge_headers(existing: RawHeaders, ours: RawHeaders) -> RawHeaders:
@@ -136,17 +135,18 @@ class RateLimitMiddleware:
         self._decide_now = limiter.decide_now
         self._retry_503 = max(1, round(config.probe_interval))
         self._routes: dict[str, dict[str, Policy | None]] = {}  # method -> path -> policy
+        self._routes_kept = 0
 
     def _route(self, method: str, path: str) -> Policy | None:
-        """Match a request's policy and remember it in ``_routes`` (bounded)."""
+        """Match a request's policy and remember it in ``_routes`` (at most ``_ROUTES`` in all)."""
         routes = self._routes
+        self._routes_kept += 1
+        if self._routes_kept > _ROUTES:  # a client can send any method and path
+            routes.clear()
+            self._routes_kept = 1
         paths = routes.get(method)
         if paths is None:
-            if len(routes) >= _ROUTE_METHODS:
-                routes.clear()
             paths = routes[method] = {}
-        if len(paths) >= _ROUTE_PATHS:
-            paths.clear()
         policy = paths[path] = self._match(method, path)
         return policy
 

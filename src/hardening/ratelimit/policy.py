@@ -237,7 +237,7 @@ class Policy:
     admit_now: Callable[[Scope], RawHeaders | None] | None = field(init=False, default=None, repr=False)
     """Set by the limiter when the common case has a fast path (see ``_admit``): admits a
     request and returns its rate-limit headers, or returns ``None`` having counted nothing
-    when the generic path must decide (it would be limited, or its client is unknown)."""
+    when the generic path must decide (the request would be limited)."""
 
     def __post_init__(self) -> None:
         if len(self.limits) == 1:
