@@ -302,6 +302,11 @@ def merge_vary(headers: list[tuple[bytes, bytes]], names: Iterable[str]) -> list
 _ADDED_CACHE_SIZE: Final = 1024
 """How many allowed origins' response headers a policy keeps (regex policies allow many)."""
 
+_NAME_CACHE_SIZE: Final = 1024
+"""How many distinct response header names (any case) the middleware classifies once."""
+_VARY_ORIGIN: Final = ((b"vary", b"Origin"),)
+"""``Vary: Origin``, for responses whose CORS headers depend on the Origin header."""
+
 
 class _Compiled:
     """A :class:`CORSPolicy` turned into what the request path needs."""
@@ -354,22 +359,27 @@ class _Compiled:
         if self.expose:
             wildcard_pairs.append((b"access-control-expose-headers", self.expose))
         self.not_allowed: tuple[tuple[bytes, bytes], ...] = tuple(wildcard_pairs) if self.wildcard else ()
-        self.allowed_cache: dict[str, tuple[tuple[bytes, bytes], ...]] = {}
+        # Keyed by the raw Origin header value, so the request path neither decodes it nor
+        # calls added_headers() for an origin seen before.
+        self.allowed_cache: dict[bytes, tuple[tuple[bytes, bytes], ...]] = {}
 
     def allows(self, origin: str) -> bool:
         return self.wildcard or self.matcher.matches(origin)
 
-    def added_headers(self, origin: str | None) -> tuple[tuple[bytes, bytes], ...]:
+    def added_headers(self, origin: str | bytes | None) -> tuple[tuple[bytes, bytes], ...]:
         """Return the CORS headers an actual (non-preflight) response gets for ``origin``.
 
-        The answers for allowed origins are kept (at most :data:`_ADDED_CACHE_SIZE`), as
-        is the one for every other request, so most requests build nothing.
+        ``origin`` is the Origin header, as text or as its raw (Latin-1) bytes. The answers
+        for allowed origins are kept (at most :data:`_ADDED_CACHE_SIZE`), as is the one
+        for every other request, so most requests build nothing.
         """
         if origin is None:
             return self.not_allowed
-        added = self.allowed_cache.get(origin)
+        raw = origin if isinstance(origin, bytes) else origin.encode("latin-1")
+        added = self.allowed_cache.get(raw)
         if added is not None:
             return added
+        origin = raw.decode("latin-1")
         if not (self.active and self.allows(origin)):
             return self.not_allowed
         pairs = [(b"access-control-allow-origin", b"*" if self.wildcard else origin.encode())]
@@ -379,7 +389,7 @@ class _Compiled:
             pairs.append((b"access-control-expose-headers", self.expose))
         added = tuple(pairs)
         if len(self.allowed_cache) < _ADDED_CACHE_SIZE:
-            self.allowed_cache[origin] = added
+            self.allowed_cache[raw] = added
         return added
 
 
@@ -402,6 +412,18 @@ class CORSMiddleware:
         self._default = _Compiled(config)
         self._rules = tuple((path.rstrip("/"), _Compiled(policy)) for path, policy in config.effective_rules())
         self._warned = False
+        # Response header names (as the app spelled them) that are neither Access-Control-*
+        # nor Vary: most responses carry only such names, and need no rebuilding.
+        self._plain_names: set[bytes] = set()
+
+    def _is_cors_or_vary(self, name: bytes) -> bool:
+        """Whether a response header name not known to be plain is ``Access-Control-*`` or ``Vary``."""
+        lower = name.lower()
+        if lower.startswith(b"access-control-") or lower == b"vary":
+            return True
+        if len(self._plain_names) < _NAME_CACHE_SIZE:
+            self._plain_names.add(name)
+        return False
 
     def _policy_for(self, path: str) -> _Compiled:
         for prefix, policy in self._rules:
@@ -414,22 +436,27 @@ class CORSMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        policy = self._policy_for(scope["path"])
-        origin: str | None = None
+        policy = self._policy_for(scope["path"]) if self._rules else self._default
+        origin: bytes | None = None
         origins = 0
-        request_method: bytes | None = None
         for key, value in scope["headers"]:
             if key == b"origin":
-                origin = value.decode("latin-1")
+                origin = value
                 origins += 1
-            elif key == b"access-control-request-method":
-                request_method = value
         if origins > 1:
-            origin = ""  # several Origin fields: not a well-formed origin, matches nothing
-        if scope["method"] == "OPTIONS" and origin is not None and request_method is not None:
-            await self._preflight(scope, send, policy, origin, request_method)
-            return
-        added = policy.added_headers(origin)
+            origin = b""  # several Origin fields: not a well-formed origin, matches nothing
+        if origin is not None and scope["method"] == "OPTIONS":
+            request_method: bytes | None = None
+            for key, value in scope["headers"]:  # only a preflight needs it: a second pass
+                if key == b"access-control-request-method":
+                    request_method = value
+            if request_method is not None:
+                await self._preflight(scope, send, policy, origin.decode("latin-1"), request_method)
+                return
+        # added_headers() inlined for an origin seen before (the cache holds allowed ones).
+        added = policy.not_allowed if origin is None else policy.allowed_cache.get(origin)
+        if added is None:
+            added = policy.added_headers(origin)
 
         async def wrapped(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -446,9 +473,26 @@ class CORSMiddleware:
 
     def _edit(self, message: Message, policy: _Compiled, added: tuple[tuple[bytes, bytes], ...]) -> None:
         """Replace the app's ``Access-Control-*`` headers with ours; add ``Vary: Origin``."""
+        # A new list (never edit the app's in place; it may be any iterable, read once).
+        try:  # optional in ASGI; a subscript is cheaper than .get() when it is there
+            headers = [*message["headers"]]
+        except KeyError:
+            headers = []
+        # The common case: the app set no Access-Control-* and no Vary header. One pass
+        # over names known to be plain (no lower-casing), then ours appended.
+        plain = self._plain_names
+        for name, _ in headers:
+            if name not in plain and self._is_cors_or_vary(name):
+                break
+        else:
+            headers += added
+            if policy.vary_origin:
+                headers += _VARY_ORIGIN
+            message["headers"] = headers
+            return
         kept: list[tuple[bytes, bytes]] = []
         replaced = has_vary = False
-        for key, value in message.get("headers", ()):
+        for key, value in headers:
             lower = key.lower()
             if lower.startswith(b"access-control-"):
                 replaced = True

@@ -10,7 +10,8 @@ read with :func:`csp_nonce`.
 
 from __future__ import annotations
 
-import base64
+import binascii
+import operator
 import os
 import re
 from collections.abc import Mapping
@@ -98,16 +99,23 @@ _FORBIDDEN = re.compile(r"[;,\x00-\x1f\x7f]")
 _SCRIPT_DIRECTIVES: Final = ("script-src", "script-src-elem", "default-src")
 
 
-_NONCE_BATCH: Final = 64
+_NONCE_BATCH: Final = 256
 _nonces: list[str] = []
+
+
+_NONCE_CHARS: Final = NONCE_BYTES * 4 // 3
+# Cuts a batch's text into its nonces in one C call (cheaper than a slicing loop).
+_SPLIT_BATCH: Final = operator.itemgetter(
+    *(slice(start, start + _NONCE_CHARS) for start in range(0, _NONCE_CHARS * _NONCE_BATCH, _NONCE_CHARS))
+)
 
 
 def _refill_nonces() -> None:
     raw = os.urandom(NONCE_BYTES * _NONCE_BATCH)
-    _nonces.extend(
-        base64.urlsafe_b64encode(raw[start : start + NONCE_BYTES]).decode("ascii")
-        for start in range(0, len(raw), NONCE_BYTES)
-    )
+    # NONCE_BYTES is a multiple of 3, so the base64 of the whole batch is the nonces'
+    # base64 texts end to end: one encoding instead of one per nonce.
+    text = binascii.b2a_base64(raw, newline=False).replace(b"+", b"-").replace(b"/", b"_").decode("ascii")
+    _nonces.extend(_SPLIT_BATCH(text))
 
 
 # A forked worker must never hand out the nonces its parent has already seen.
@@ -117,9 +125,10 @@ os.register_at_fork(after_in_child=_nonces.clear)
 def new_nonce() -> str:
     """Return a fresh nonce: 144 random bits, URL-safe base64 without padding.
 
-    The bits come from ``os.urandom`` (the same source as ``secrets``), read for 64
-    nonces at a time: one system call instead of one per request. Each nonce is handed
-    out once (``list.pop`` is atomic), and a forked child starts with an empty batch.
+    The bits come from ``os.urandom`` (the same source as ``secrets``), read for 256
+    nonces at a time: one system call and one base64 encoding instead of one per
+    request. Each nonce is handed out once (``list.pop`` is atomic), and a forked child
+    starts with an empty batch.
     """
     try:
         return _nonces.pop()
