@@ -22,9 +22,10 @@ def _stock(level: int = logging.INFO) -> logging.LogRecord:
 
 
 def _fast(level: int = logging.INFO) -> logging.LogRecord:
-    record = RecordTemplate("hardening.access", level, "request", __file__, "_emit").record(dict(FIELDS))
-    assert record is not None
-    return record
+    values = RecordTemplate("hardening.access", level, "request", __file__, "_emit").start()
+    assert values is not None
+    values.update(FIELDS)
+    return RecordTemplate.finish(values)
 
 
 def _assert_same(fast: logging.LogRecord, stock: logging.LogRecord) -> None:
@@ -102,6 +103,6 @@ def test_a_custom_record_factory_is_left_to_build_the_record() -> None:
     logging.setLogRecordFactory(factory)
     try:
         template = RecordTemplate("hardening.access", logging.INFO, "request", __file__, "_emit")
-        assert template.record(dict(FIELDS)) is None
+        assert template.start() is None
     finally:
         logging.setLogRecordFactory(stock_factory)

@@ -18,7 +18,7 @@ import ipaddress
 import logging
 from functools import lru_cache
 from operator import itemgetter
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 from starlette.types import Scope
@@ -127,9 +127,9 @@ A plain dict read with ``[]`` is cheaper per request than the ``lru_cache`` call
 emptied when full (rebuilding an entry costs one parse)."""
 
 
-def _peer_address(host: object) -> str:
+def _peer_address(host: Any) -> str:
     """The normalised address of a direct peer, or its text when it is no address."""
-    peer = _normalize_peer(host)
+    peer = normalize_address(host)  # not _normalize_peer: _peers is this lookup's cache
     if peer is None:
         peer = str(host)  # e.g. a test client name; never trusted
     if len(_peers) >= _PEERS_MAX:

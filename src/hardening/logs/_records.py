@@ -116,14 +116,6 @@ class RecordTemplate:
         record.__dict__ = values
         return record
 
-    def record(self, fields: dict[str, Any]) -> logging.LogRecord | None:
-        """Return a record carrying ``fields`` as attributes, or ``None`` under a custom factory."""
-        values = self.start()
-        if values is None:
-            return None
-        values.update(fields)
-        return self.finish(values)
-
 
 def _process_name() -> str | None:
     multiprocessing = sys.modules.get("multiprocessing")
