@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from typing import TYPE_CHECKING, Final
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
@@ -458,10 +458,11 @@ class CORSMiddleware:
         if added is None:
             added = policy.added_headers(origin)
 
-        async def wrapped(message: Message) -> None:
+        def wrapped(message: Message) -> Awaitable[None]:
+            # A plain function returning the awaitable of the next send: no coroutine of ours.
             if message["type"] == "http.response.start":
                 self._edit(message, policy, added)
-            await send(message)
+            return send(message)
 
         try:
             await self.app(scope, receive, wrapped)

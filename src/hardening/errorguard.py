@@ -101,42 +101,33 @@ class ErrorGuardMiddleware:
             return
 
         started = False  # a start message reached the client
-        held: list[Message] = []  # a 500 answer held back until the app returns
+        held: list[Message] | None = None  # a 500 answer held back until the app returns
         held_bytes = 0
         gone: OSError | None = None  # the server's send failed: the client went away
-
-        async def send_on(message: Message) -> None:
-            nonlocal gone
-            try:
-                await send(message)
-            except OSError as exc:
-                gone = exc
-                raise
-
-        async def flush() -> None:
-            nonlocal started, held_bytes
-            messages = held.copy()
-            held.clear()
-            held_bytes = 0
-            started = True
-            for message in messages:
-                await send_on(message)
+        hold_500 = self._hold_500
 
         async def guarded_send(message: Message) -> None:
-            nonlocal started, held_bytes, gone
-            kind = message["type"]
-            if kind == "http.response.start" and not started:
-                if self._hold_500 and message.get("status") == _SERVER_ERROR:
-                    held.append(message)
+            # One closure per request; the rare held 500 needs no other.
+            nonlocal started, held, held_bytes, gone
+            if not started and message["type"] == "http.response.start":
+                if hold_500 and message.get("status") == _SERVER_ERROR:
+                    held = [message]
                     return
                 started = True
-            elif held:
+            elif held is not None:
                 held.append(message)
                 held_bytes += len(message.get("body", b""))
-                if held_bytes > _MAX_HELD_BYTES:
-                    await flush()
+                if held_bytes <= _MAX_HELD_BYTES:
+                    return
+                # Too large to hold: send what is held; the rest goes straight through.
+                messages, held, started = held, None, True
+                try:
+                    await _send_all(send, messages)
+                except OSError as exc:
+                    gone = exc
+                    raise
                 return
-            try:  # send_on(message), without a coroutine more per message
+            try:
                 await send(message)
             except OSError as exc:
                 gone = exc
@@ -145,7 +136,7 @@ class ErrorGuardMiddleware:
         try:
             await self.app(scope, receive, guarded_send)
         except Exception as exc:
-            held.clear()
+            held = None
             if exc is gone:
                 # Not a fault of the app: nothing to answer, log at ERROR or report.
                 _logger.debug(
@@ -156,8 +147,9 @@ class ErrorGuardMiddleware:
                 return
             await self._handle(exc, scope, send, started=started)
         else:
-            if held:
-                await flush()
+            if held is not None:
+                messages, held, started = held, None, True
+                await _send_all(send, messages)
 
     async def _handle(self, exc: Exception, scope: Scope, send: Send, *, started: bool) -> None:
         try:
@@ -195,6 +187,12 @@ class ErrorGuardMiddleware:
         if self._show_details:
             detail = redact_text(f"{type(exc).__name__}: {exc}")
         return problem_for_status(_SERVER_ERROR, detail=detail), []
+
+
+async def _send_all(send: Send, messages: list[Message]) -> None:
+    """Send ``messages`` in order (a held response, released)."""
+    for message in messages:
+        await send(message)
 
 
 def _log_and_report(exc: BaseException, scope: Scope, *, started: bool, report: bool) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from typing import TYPE_CHECKING, Any, Final
 
 from pydantic import ValidationError
@@ -223,10 +223,11 @@ class SecurityHeadersMiddleware:
             if self._first_chars is None or path[1:2] in self._first_chars:
                 forced = self._path_profile(path)
 
-        async def wrapped(message: Message) -> None:
+        def wrapped(message: Message) -> Awaitable[None]:
+            # A plain function returning the awaitable of the next send: no coroutine of ours.
             if message["type"] == "http.response.start":
                 self._edit(message, scope, forced, nonce)
-            await send(message)
+            return send(message)
 
         if self._receiver is not None and scope.get("path") == self._receiver_path:
             await self._receiver(scope, receive, wrapped)

@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import sys
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from pydantic import field_validator
@@ -226,7 +227,8 @@ class RequestIdMiddleware:
         echo = self._echo
         header = self._header
 
-        async def send_with_id(message: Message) -> None:
+        def send_with_id(message: Message) -> Awaitable[None]:
+            # A plain function returning the awaitable of the next send: no coroutine of ours.
             nonlocal started
             if not started and message["type"] in _FIRST_MESSAGES:
                 started = True
@@ -238,7 +240,7 @@ class RequestIdMiddleware:
                             break
                     else:  # the usual case, in one step
                         message["headers"] = [*current, (header, value)]
-            await send(message)
+            return send(message)
 
         try:
             if rejected_length is not None and self.config.log_rejected:
