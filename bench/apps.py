@@ -181,6 +181,65 @@ def peer_stack() -> ASGIApp:
     return peer_cors(app)
 
 
+HEADERS_ONLY_APP = "bare starlette + the full stack's response headers"
+"""A control: the bare app sending the headers the full stack adds, with no middleware work."""
+
+
+def full_stack_added_headers() -> list[tuple[bytes, bytes]]:
+    """The response headers the full stack adds to the benchmark response, in its order.
+
+    Found by sending the benchmark request through the full stack in process (in a thread
+    with its own event loop, so a running loop, such as uvicorn's, is no obstacle).
+    """
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    sent: list[Any] = []
+
+    async def one() -> None:
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                sent.append(list(message.get("headers", [])))
+
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+                 "scheme": "http", "path": "/items/42", "raw_path": b"/items/42", "root_path": "",
+                 "query_string": b"", "headers": [(b"host", HOST.encode()), (b"origin", ORIGIN.encode())],
+                 "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000), "state": {}}  # fmt: skip
+        await hardened()(scope, receive, send)
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, one()).result()
+    own = {b"content-length", b"content-type"}
+    return [(name, value) for name, value in sent[0] if name not in own]
+
+
+def headers_only() -> ASGIApp:
+    """The bare app plus a fixed copy of the full stack's response headers (:data:`HEADERS_ONLY_APP`).
+
+    Under a server this shows what the headers alone cost the server to write and the
+    client to read: the ceiling of any middleware that sends them.
+    """
+    inner = bare()
+    added = full_stack_added_headers()
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await inner(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), *added]
+            await send(message)
+
+        await inner(scope, receive, send_with_headers)
+
+    return app
+
+
 def apps() -> dict[str, Callable[[], ASGIApp]]:
     """Every benchmarked app by name, bare first."""
     from hardening import LAYER_ORDER
@@ -191,6 +250,7 @@ def apps() -> dict[str, Callable[[], ASGIApp]]:
             table[f"hardening: {name}"] = lambda name=name: hardened(name)  # type: ignore[misc]
     table["hardening: full stack"] = hardened
     table[JSON_LOG_APP] = hardened
+    table[HEADERS_ONLY_APP] = headers_only
     table["peer: starlette CORS"] = lambda: peer_cors(bare())
     table["peer: secure"] = lambda: peer_secure(bare())
     table["peer: asgi-correlation-id"] = lambda: peer_correlation_id(bare())

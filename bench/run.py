@@ -106,10 +106,13 @@ def _markdown(report: dict[str, Any]) -> str:
             lines.append(f"| {row['layer']} | {row['cost_in_full_stack_us']} | {row['spread_us']} |")
     if report.get("uvicorn"):
         lines += ["", "### Throughput under uvicorn (loopback)", "",
-                  "| app | requests/s | share of bare | load generator |", "| --- | ---: | ---: | --- |"]  # fmt: skip
+                  "| server | app | requests/s | share of bare | load generator |",
+                  "| --- | --- | ---: | ---: | --- |"]  # fmt: skip
         for row in report["uvicorn"]:
             setup = f"{row['load_generator']}, {row['connections']} connections, {row['seconds']} s"
-            lines.append(f"| {row['app']} | {row['requests_per_second']} | {row['relative_to_bare']:.1%} | {setup} |")
+            server = row.get("server", "uvicorn")
+            lines.append(f"| {server} | {row['app']} | {row['requests_per_second']} | {row['relative_to_bare']:.1%} "
+                         f"| {setup} |")  # fmt: skip
     elif report.get("uvicorn_skipped"):
         lines += ["", f"Throughput under uvicorn: skipped ({report['uvicorn_skipped']})."]
     lines += ["", "### Import time", "", "| module | ms |", "| --- | ---: |"]

@@ -1,7 +1,11 @@
 """Throughput under uvicorn on loopback: requests per second relative to the bare app.
 
-The load generator is wrk when installed, otherwise a small asyncio HTTP/1.1 keep-alive
-client in its own process. Every run is bounded in time and connections.
+uvicorn runs in two configurations: ``uvicorn[standard]`` (httptools and uvloop, what a
+production deployment installs) and plain ``uvicorn`` (h11 and asyncio, pure Python).
+The same overhead is a larger share of a faster server's time, so the first is the
+harder test. The load generator is wrk when installed, otherwise a small asyncio
+HTTP/1.1 keep-alive client in its own process. Every run is bounded in time and
+connections.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.apps import HOST, ORIGIN
+from bench.apps import HEADERS_ONLY_APP, HOST, ORIGIN
 
 ROOT = Path(__file__).resolve().parent.parent
 PATH = "/items/42"
@@ -97,12 +101,30 @@ def _load(port: int, seconds: int, connections: int) -> tuple[float, str]:
     return float(out.stdout.strip().splitlines()[-1]), "python asyncio client"
 
 
-def _serve(app_name: str) -> tuple[subprocess.Popen[bytes], int]:
+def server_configurations() -> list[tuple[str, list[str]]]:
+    """The uvicorn configurations to measure: ``(label, uvicorn options)``, the production one first.
+
+    ``uvicorn[standard]`` is measured when httptools and uvloop are installed (the bench
+    dependency group installs them); otherwise a line says why it is missing.
+    """
+    configurations: list[tuple[str, list[str]]] = []
+    try:
+        import httptools  # noqa: F401
+        import uvloop  # noqa: F401
+    except ImportError as exc:
+        print(f"  (uvicorn[standard] not measured: {exc.name} is not installed)", flush=True)
+    else:
+        configurations.append(("uvicorn[standard]: httptools, uvloop", ["--http", "httptools", "--loop", "uvloop"]))
+    configurations.append(("uvicorn: h11, asyncio", ["--http", "h11", "--loop", "asyncio"]))
+    return configurations
+
+
+def _serve(app_name: str, options: list[str]) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     env = {**os.environ, "BENCH_APP": app_name, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "bench.apps:make_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--no-access-log", "--log-level", "warning"],
+         "--port", str(port), "--no-access-log", "--log-level", "warning", *options],
         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
@@ -116,6 +138,7 @@ def _serve(app_name: str) -> tuple[subprocess.Popen[bytes], int]:
 
 APPS: tuple[str, ...] = (
     "bare starlette",
+    HEADERS_ONLY_APP,
     "hardening: full stack",
     "hardening: full stack, JSON log lines",
     "peer: stack of the four",
@@ -124,7 +147,18 @@ APPS: tuple[str, ...] = (
 
 
 def run(*, seconds: int = 5, connections: int = 32, rounds: int = 3) -> list[dict[str, Any]]:
-    """Serve every app at once (one uvicorn process each) and load them in turn.
+    """Measure every app in every server configuration (see :func:`run_configuration`)."""
+    rows: list[dict[str, Any]] = []
+    for label, options in server_configurations():
+        print(f"  {label}", flush=True)
+        rows += run_configuration(label, options, seconds=seconds, connections=connections, rounds=rounds)
+    return rows
+
+
+def run_configuration(
+    label: str, options: list[str], *, seconds: int, connections: int, rounds: int
+) -> list[dict[str, Any]]:
+    """Serve every app at once (one uvicorn process each, with ``options``) and load them in turn.
 
     The rounds are interleaved (every app once, then again) and each app's figure is
     its best round, so that load from elsewhere on the machine does not decide which
@@ -135,7 +169,7 @@ def run(*, seconds: int = 5, connections: int = 32, rounds: int = 3) -> list[dic
     tool = "wrk" if shutil.which("wrk") else "python asyncio client"
     try:
         for name in APPS:
-            servers[name] = _serve(name)
+            servers[name] = _serve(name, options)
             _load(servers[name][1], 1, connections)  # warm-up; proves it answers 200
         for _ in range(rounds):
             for name in APPS:
@@ -153,9 +187,10 @@ def run(*, seconds: int = 5, connections: int = 32, rounds: int = 3) -> list[dic
     rows: list[dict[str, Any]] = []
     for name in APPS:
         rps = max(samples[name])
-        rows.append({"app": name, "requests_per_second": round(rps), "relative_to_bare": round(rps / bare_rps, 3),
+        rows.append({"app": name, "server": label, "requests_per_second": round(rps),
+                     "relative_to_bare": round(rps / bare_rps, 3),
                      "median_requests_per_second": round(statistics.median(samples[name])),
                      "load_generator": tool, "connections": connections, "seconds": seconds,
                      "rounds": rounds})  # fmt: skip
-        print(f"  {name:<40} {rps:9.0f} req/s  {rps / bare_rps:6.1%} of bare  ({tool})", flush=True)
+        print(f"    {name:<50} {rps:9.0f} req/s  {rps / bare_rps:6.1%} of bare  ({tool})", flush=True)
     return rows

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -98,3 +99,54 @@ def test_full_stack_is_a_production_configuration() -> None:
     assert settings.rate_limit.storage_uri.get_secret_value() == "async+memory://"
     alone = hardening_settings("cors")
     assert [name for name in LAYER_ORDER if getattr(alone, name).enabled] == ["cors"]
+
+
+def test_headers_only_control_sends_the_full_stack_headers_and_nothing_else(inprocess: ModuleType) -> None:
+    """The control row of the uvicorn table: the bare app's answer plus the full stack's headers."""
+    import asyncio
+
+    from bench.apps import bare, full_stack_added_headers, headers_only
+
+    async def answer(app: Any) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        messages: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            messages.append(message)
+
+        await app(inprocess._scope(), receive, send)
+        start, body = messages[0], messages[1]
+        return start["status"], list(start["headers"]), body["body"]
+
+    added = full_stack_added_headers()
+    names = {name for name, _ in added}
+    assert {b"content-security-policy", b"x-frame-options", b"access-control-allow-origin", b"ratelimit",
+            b"x-request-id"} <= names  # fmt: skip
+    assert not names & {b"content-length", b"content-type"}  # the bare app's own
+
+    status, headers, body = asyncio.run(answer(headers_only()))
+    bare_status, bare_headers, bare_body = asyncio.run(answer(bare()))
+    assert (status, body) == (bare_status, bare_body) == (200, bare_body)
+    # The same headers in the same order; only the request ID is new on each request.
+    random_id = {b"x-request-id"}
+    assert [(n, b"" if n in random_id else v) for n, v in headers] == [
+        (n, b"" if n in random_id else v) for n, v in bare_headers + added
+    ]
+
+
+def test_uvicorn_is_measured_plain_and_with_the_production_extras() -> None:
+    sys.path.insert(0, str(ROOT))
+    try:
+        from bench.throughput import APPS, server_configurations
+    finally:
+        sys.path.remove(str(ROOT))
+
+    configurations = server_configurations()
+    labels = [label for label, _ in configurations]
+    assert labels[-1] == "uvicorn: h11, asyncio"
+    assert configurations[-1][1] == ["--http", "h11", "--loop", "asyncio"]
+    if len(labels) == 2:  # httptools and uvloop are installed (the bench group installs them)
+        assert configurations[0][1] == ["--http", "httptools", "--loop", "uvloop"]
+    assert APPS[:2] == ("bare starlette", "bare starlette + the full stack's response headers")
