@@ -11,6 +11,7 @@ connections.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 import re
 import shutil
@@ -108,11 +109,9 @@ def server_configurations() -> list[tuple[str, list[str]]]:
     dependency group installs them); otherwise a line says why it is missing.
     """
     configurations: list[tuple[str, list[str]]] = []
-    try:
-        import httptools  # noqa: F401
-        import uvloop  # noqa: F401
-    except ImportError as exc:
-        print(f"  (uvicorn[standard] not measured: {exc.name} is not installed)", flush=True)
+    missing = [name for name in ("httptools", "uvloop") if importlib.util.find_spec(name) is None]
+    if missing:
+        print(f"  (uvicorn[standard] not measured: {' and '.join(missing)} not installed)", flush=True)
     else:
         configurations.append(("uvicorn[standard]: httptools, uvloop", ["--http", "httptools", "--loop", "uvloop"]))
     configurations.append(("uvicorn: h11, asyncio", ["--http", "h11", "--loop", "asyncio"]))
