@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hardening.logs._records import RecordTemplate
 
@@ -53,6 +56,18 @@ def test_every_attribute_matches_a_stock_record(level: int) -> None:
 def test_msecs_agrees_with_created() -> None:
     fast = _fast()
     assert int(fast.msecs) == int((fast.created - int(fast.created)) * 1000) or fast.msecs == 0.0
+
+
+@settings(max_examples=300, deadline=None)
+@given(now=st.floats(min_value=0.0, max_value=4_102_444_800.0) | st.integers(0, 4_102_444_800).map(float))
+def test_time_stamps_equal_a_stock_record_stamped_at_the_same_instant(now: float) -> None:
+    """The stamps are computed as ``LogRecord`` computes them, to the last bit, at any instant."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(time, "time", lambda: now)
+        patch.setattr(time, "time_ns", lambda: int(now * 1e9))  # what Python 3.13 reads
+        stock, fast = _stock(), _fast()
+    for key in _TIME_KEYS:
+        assert getattr(fast, key) == getattr(stock, key), key
 
 
 def test_formatters_see_the_fields() -> None:

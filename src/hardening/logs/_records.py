@@ -94,10 +94,14 @@ class RecordTemplate:
             values["msecs"] = msecs
             values["relativeCreated"] = (ns - logging._startTime) / 1e6  # type: ignore[attr-defined]
         else:
+            # LogRecord's ``int((now - int(now)) * 1000) + 0.0`` and ``(now - _startTime) * 1000``
+            # in float-only operations (no int round trip), which give the same values for
+            # any time after 1970: ``now % 1.0`` is ``now - int(now)`` exactly, and ``// 1.0``
+            # of a non-negative number is ``int()`` as a float.
             now = time.time()
             values["created"] = now
-            values["msecs"] = int((now - int(now)) * 1000) + 0.0
-            values["relativeCreated"] = (now - logging._startTime) * 1000  # type: ignore[attr-defined]
+            values["msecs"] = (now % 1.0 * 1000.0) // 1.0
+            values["relativeCreated"] = (now - logging._startTime) * 1000.0  # type: ignore[attr-defined]
         if logging.logThreads:
             values["thread"] = threading.get_ident()
             values["threadName"] = threading.current_thread().name

@@ -275,7 +275,7 @@ class AccessLogMiddleware:
         fields["route"] = shown
         fields["path"] = path + "?" + _printable(redact_text("?" + query.decode("latin-1"))[1:]) if query else path
         fields["status"] = status
-        fields["duration_ms"] = int(duration * 1_000_000 + 0.5) / 1000  # rounded to microseconds
+        fields["duration_ms"] = int(duration * 1_000_000.0 + 0.5) / 1000  # rounded to microseconds
         fields["request_bytes"] = request_bytes
         fields["response_bytes"] = response_bytes
         fields["client_ip"] = resolver.client_ip(scope)
