@@ -136,12 +136,8 @@ def test_headers_only_control_sends_the_full_stack_headers_and_nothing_else(inpr
     ]
 
 
-def test_uvicorn_is_measured_plain_and_with_the_production_extras() -> None:
-    sys.path.insert(0, str(ROOT))
-    try:
-        from bench.throughput import APPS, server_configurations
-    finally:
-        sys.path.remove(str(ROOT))
+def test_uvicorn_is_measured_plain_and_with_the_production_extras(inprocess: ModuleType) -> None:
+    from bench.throughput import APPS, server_configurations  # importable while the fixture lives
 
     configurations = server_configurations()
     labels = [label for label, _ in configurations]
