@@ -10,7 +10,7 @@ import atexit
 import logging
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -92,22 +92,30 @@ def prepare(name: str) -> None:
         _quiet_access_log()
 
 
-def hardening_settings(only: str | None = None) -> Any:
-    """Settings for the full stack, or for one layer alone (``only``)."""
+PEER_FEATURES: Final = ("request_id", "headers", "cors", "rate_limit")
+"""The layers doing what the peer stack does: request IDs, security headers, CORS, rate limits."""
+
+PEER_FEATURES_APP = "hardening: the peer stack's four features"
+"""The like-for-like row: hardening with only :data:`PEER_FEATURES` on."""
+
+
+def hardening_settings(only: str | tuple[str, ...] | None = None) -> Any:
+    """Settings for the full stack, or for one layer or a few layers alone (``only``)."""
     from hardening import LAYER_ORDER, HardeningSettings
 
+    kept = (only,) if isinstance(only, str) else only
     data: dict[str, Any] = {"environment": "production"}
     for name in LAYER_ORDER:
         overrides = dict(LAYER_OVERRIDES.get(name, {}))
-        if only is not None:
-            overrides["enabled"] = name == only
+        if kept is not None:
+            overrides["enabled"] = name in kept
         data[name] = overrides
     if only is None:
         data["tracing"] = {"enabled": False}  # no OTel SDK in a default service; measured alone
     return HardeningSettings.model_validate(data)
 
 
-def hardened(only: str | None = None) -> ASGIApp:
+def hardened(only: str | tuple[str, ...] | None = None) -> ASGIApp:
     from hardening import harden
 
     _quiet_access_log()
@@ -250,6 +258,7 @@ def apps() -> dict[str, Callable[[], ASGIApp]]:
             table[f"hardening: {name}"] = lambda name=name: hardened(name)  # type: ignore[misc]
     table["hardening: full stack"] = hardened
     table[JSON_LOG_APP] = hardened
+    table[PEER_FEATURES_APP] = lambda: hardened(PEER_FEATURES)
     table[HEADERS_ONLY_APP] = headers_only
     table["peer: starlette CORS"] = lambda: peer_cors(bare())
     table["peer: secure"] = lambda: peer_secure(bare())

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.apps import HEADERS_ONLY_APP, HOST, ORIGIN
+from bench.apps import HEADERS_ONLY_APP, HOST, ORIGIN, PEER_FEATURES_APP
 
 ROOT = Path(__file__).resolve().parent.parent
 PATH = "/items/42"
@@ -140,6 +140,7 @@ APPS: tuple[str, ...] = (
     HEADERS_ONLY_APP,
     "hardening: full stack",
     "hardening: full stack, JSON log lines",
+    PEER_FEATURES_APP,
     "peer: stack of the four",
 )
 """The apps served by uvicorn, bare first."""
