@@ -322,3 +322,39 @@ async def test_a_custom_record_factory_and_logger_class_still_build_the_line(acc
     [record] = access.records
     assert getattr(record, "tagged", False) is True
     assert getattr(record, "route", None) == "/items/{item_id}"
+
+
+@pytest.mark.anyio
+async def test_repeated_queries_and_agents_show_the_same_and_follow_new_secrets(access: Capture) -> None:
+    """Query strings and user agents are remembered per middleware; a secret registered later
+    still masks them on the next line (a remembered value holds only while it is known clean)."""
+    late_secret = "late-secret-9f27c1"
+    app = AccessLogMiddleware(APP)
+    query = f"/items/1?q={late_secret}&page=2"
+    agent = {"user-agent": f"probe/2.0 ({late_secret})"}
+    async with client(app) as http:
+        await http.get(query, headers=agent)
+        await http.get(query, headers=agent)  # served from what the first line showed
+        register_secret(late_secret)
+        await http.get(query, headers=agent)
+        await http.get("/items/1?token=abc", headers={"user-agent": "evil\x7f agent"})
+        await http.get("/items/1?token=abc", headers={"user-agent": "evil\x7f agent"})
+    first, second, after, masked, masked_again = access.lines()
+    assert first["path"] == second["path"] == f"/items/1?q={late_secret}&page=2"
+    assert first["user_agent"] == second["user_agent"] == f"probe/2.0 ({late_secret})"
+    assert after["path"] == "/items/1?q=[REDACTED]&page=2"
+    assert after["user_agent"] == "probe/2.0 ([REDACTED])"
+    assert late_secret not in repr(access.records[2].__dict__)
+    # A value that needed masking is never remembered; an escaped one shows escaped each time.
+    assert masked["path"] == masked_again["path"] == "/items/1?token=[REDACTED]"
+    assert masked["user_agent"] == masked_again["user_agent"] == "evil\\x7f agent"
+
+
+def test_remembered_values_are_bounded() -> None:
+    from hardening.logs import access as module
+
+    cache: dict[bytes, Any] = {}
+    for number in range(module._MAX_SHOWN + 10):
+        module._remember(cache, str(number).encode(), number)
+    assert len(cache) <= module._MAX_SHOWN
+    assert cache[str(module._MAX_SHOWN + 9).encode()] == module._MAX_SHOWN + 9

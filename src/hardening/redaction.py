@@ -120,7 +120,10 @@ eviction; once full, later keys take the cached pattern search instead)."""
 _MAX_KEY_VERDICTS: Final = 4096
 
 _clean_texts: set[str] = set()
-"""Short texts :func:`redact_text` found nothing to mask in, under the current secrets."""
+"""Short texts :func:`redact_text` found nothing to mask in, under the current secrets.
+
+Cleared, never rebound: the access log holds a reference and keeps what it derived from
+a text only while the text is in here."""
 _clean_generation = 0
 _MAX_CLEAN_TEXTS: Final = 4096
 _MAX_CLEAN_TEXT_LENGTH: Final = 256

@@ -21,6 +21,7 @@ from hardening._paths import QUIET_PROBE_PATHS
 from hardening.clientip import ClientResolver, ProxyConfig
 from hardening.logs._context import SPAN_ID_STATE_KEY, TRACE_ID_STATE_KEY, parse_traceparent
 from hardening.logs._records import RecordTemplate
+from hardening.redaction import _clean_texts as _CLEAN_TEXTS  # texts redact_text() returns unchanged
 from hardening.redaction import redact_text
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 _USER_AGENT: Final = b"user-agent"
 _TRACEPARENT: Final = b"traceparent"
 _MAX_ROUTES: Final = 4096
+_MAX_SHOWN: Final = 1024  # query strings and user agents remembered, each
 _NO_STATE: Final[dict[str, Any]] = {}
 _MAKE_RECORD: Final = logging.Logger.makeRecord
 _FIELD_NAMES: Final = (
@@ -58,6 +60,13 @@ _TEMPLATES: Final = {
     level: RecordTemplate(ACCESS_LOGGER, level, "request", __file__, "_emit", _FIELD_NAMES)
     for level in (logging.INFO, logging.WARNING)
 }
+
+
+def _remember(cache: dict[bytes, Any], key: bytes, value: Any) -> None:
+    """Store ``value`` in ``cache``, which starts over once it holds ``_MAX_SHOWN`` entries."""
+    if len(cache) >= _MAX_SHOWN:
+        cache.clear()
+    cache[key] = value
 
 
 def _printable(text: str) -> str:
@@ -139,6 +148,10 @@ class AccessLogMiddleware:
         self._slow_s = config.slow_request_ms / 1000 if config.slow_request_ms is not None else None
         self._ua_max = config.max_user_agent_length
         self._routes: dict[str, str] = {}
+        # Raw query strings and user agents, with what the line showed for them; an entry
+        # holds only while its redacted text is still among redact_text()'s clean texts.
+        self._queries: dict[bytes, tuple[str, str]] = {}
+        self._agents: dict[bytes, str] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection (other scope types pass through)."""
@@ -255,6 +268,27 @@ class AccessLogMiddleware:
                 traceparent = value
         path = _printable(redact_text(scope.get("path", "")))
         query = scope.get("query_string")
+        shown_query = ""
+        if query:  # the same query strings and agents come back: what was shown is reused
+            try:
+                probe, shown_query = self._queries[query]
+                if probe not in _CLEAN_TEXTS:  # the secrets changed, or the set started over
+                    raise KeyError(query)
+            except KeyError:
+                probe = redact_text("?" + query.decode("latin-1"))
+                shown_query = "?" + _printable(probe[1:])
+                if probe in _CLEAN_TEXTS:
+                    _remember(self._queries, query, (probe, shown_query))
+        agent: str | None = None
+        if user_agent:
+            try:
+                agent = self._agents[user_agent]
+                if agent not in _CLEAN_TEXTS:
+                    raise KeyError(user_agent)
+            except KeyError:
+                agent = redact_text(_printable(user_agent.decode("latin-1")[: self._ua_max]))
+                if agent in _CLEAN_TEXTS:
+                    _remember(self._agents, user_agent, agent)
         route = getattr(scope.get("route"), "path", None)
         if isinstance(route, str):
             shown = self._routes.get(route)
@@ -273,15 +307,13 @@ class AccessLogMiddleware:
         resolver = self._resolver
         fields["method"] = scope.get("method")
         fields["route"] = shown
-        fields["path"] = path + "?" + _printable(redact_text("?" + query.decode("latin-1"))[1:]) if query else path
+        fields["path"] = path + shown_query if query else path
         fields["status"] = status
         fields["duration_ms"] = int(duration * 1_000_000.0 + 0.5) / 1000  # rounded to microseconds
         fields["request_bytes"] = request_bytes
         fields["response_bytes"] = response_bytes
         fields["client_ip"] = resolver.client_ip(scope)
-        fields["user_agent"] = (
-            redact_text(_printable(user_agent.decode("latin-1")[: self._ua_max])) if user_agent else None
-        )
+        fields["user_agent"] = agent
         fields["http_version"] = scope.get("http_version")
         fields["scheme"] = resolver.scheme(scope)
         fields["request_id"] = state.get(REQUEST_ID_STATE_KEY)
