@@ -337,3 +337,45 @@ def test_any_incoming_bytes_give_a_safe_id(value: bytes) -> None:
         assert re.fullmatch(r"[0-9A-Za-z\-]+", kept)
     else:
         assert rejected == len(value)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("config", "incoming"),
+    [
+        (RequestIdConfig(), None),  # no header: the new ID is appended
+        (RequestIdConfig(), b"not an id"),  # rejected: replaced
+        (RequestIdConfig(trust_incoming=False), b"0f8fad5b-d9cb-469f-a165-70867728950e"),  # ignored
+        (RequestIdConfig(trusted_sources_only=True), b"0f8fad5b-d9cb-469f-a165-70867728950e"),  # untrusted
+    ],
+)
+async def test_the_app_sees_exactly_one_request_id_header(config: RequestIdConfig, incoming: bytes | None) -> None:
+    seen: list[list[tuple[bytes, bytes]]] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(list(scope["headers"]))
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    headers = [(b"host", b"testserver"), (b"accept", b"*/*")]
+    if incoming is not None:
+        headers.insert(1, (b"x-request-id", incoming))
+    scope = {"type": "http", "method": "GET", "path": "/", "headers": headers, "client": ("203.0.113.9", 1)}
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await RequestIdMiddleware(app, config)(scope, receive, send)
+    [request_headers] = seen
+    ids = [value for name, value in request_headers if name == b"x-request-id"]
+    assert len(ids) == 1
+    assert HEX32.match(ids[0].decode())
+    assert [pair for pair in request_headers if pair[0] != b"x-request-id"] == [
+        (b"host", b"testserver"),
+        (b"accept", b"*/*"),
+    ]
+    assert dict(sent[0]["headers"])[b"x-request-id"] == ids[0]

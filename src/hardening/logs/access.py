@@ -266,7 +266,11 @@ class AccessLogMiddleware:
                     user_agent = value
             elif name == _TRACEPARENT and traceparent is None:
                 traceparent = value
-        path = _printable(redact_text(scope.get("path", "")))
+        path = scope.get("path", "")
+        if path not in _CLEAN_TEXTS:  # redact_text()'s and _printable()'s first tests, inlined
+            path = redact_text(path)
+        if not path.isprintable():
+            path = _printable(path)
         query = scope.get("query_string")
         shown_query = ""
         if query:  # the same query strings and agents come back: what was shown is reused

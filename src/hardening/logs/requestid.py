@@ -206,9 +206,14 @@ class RequestIdMiddleware:
             request_id = generate_request_id()
             if self._update_request_header:
                 name = self._header
-                headers = [item for item in scope.get("headers", ()) if item[0] != name]
-                headers.append((name, request_id.encode("latin-1")))
-                scope["headers"] = headers
+                current = scope.get("headers", ())
+                if rejected_length is None and self._accept_incoming and self._trusted_networks is None:
+                    # _incoming() looked and found no such header (the usual request): append.
+                    scope["headers"] = [*current, (name, request_id.encode("latin-1"))]
+                else:
+                    headers = [item for item in current if item[0] != name]
+                    headers.append((name, request_id.encode("latin-1")))
+                    scope["headers"] = headers
         state = scope.get("state")
         if state is None:
             scope["state"] = state = {}
