@@ -21,7 +21,27 @@ HEADERS = [
 ]
 
 
-def _scope() -> dict[str, Any]:
+BROWSER_HEADERS = [
+    (b"host", HOST.encode()),
+    (b"connection", b"keep-alive"),
+    (b"sec-ch-ua", b'"Chromium";v="131", "Not_A Brand";v="24"'),
+    (b"sec-ch-ua-mobile", b"?0"),
+    (b"sec-ch-ua-platform", b'"Linux"'),
+    (b"user-agent", b"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                    b"Chrome/131.0.0.0 Safari/537.36"),
+    (b"accept", b"application/json, text/plain, */*"),
+    (b"origin", ORIGIN.encode()),
+    (b"sec-fetch-site", b"same-site"),
+    (b"sec-fetch-mode", b"cors"),
+    (b"sec-fetch-dest", b"empty"),
+    (b"referer", ORIGIN.encode() + b"/dashboard"),
+    (b"accept-encoding", b"gzip, deflate, br, zstd"),
+    (b"accept-language", b"en-GB,en;q=0.9"),
+]  # fmt: skip
+"""What a browser's ``fetch()`` sends: 14 headers and no ``X-Request-ID`` (one is made)."""
+
+
+def _scope(headers: list[tuple[bytes, bytes]] = HEADERS) -> dict[str, Any]:
     return {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
@@ -32,14 +52,14 @@ def _scope() -> dict[str, Any]:
         "raw_path": b"/items/42",
         "root_path": "",
         "query_string": b"q=1",
-        "headers": list(HEADERS),
+        "headers": list(headers),
         "client": ("203.0.113.7", 50000),
         "server": ("127.0.0.1", 8000),
         "state": {},
     }
 
 
-async def _drive(app: ASGIApp, n: int) -> float:
+async def _drive(app: ASGIApp, n: int, headers: list[tuple[bytes, bytes]] = HEADERS) -> float:
     status: list[int] = []
     request: Message = {"type": "http.request", "body": b"", "more_body": False}
 
@@ -52,7 +72,7 @@ async def _drive(app: ASGIApp, n: int) -> float:
 
     start = time.perf_counter()
     for _ in range(n):
-        await app(_scope(), receive, send)
+        await app(_scope(headers), receive, send)
     elapsed = time.perf_counter() - start
     bad = [s for s in status if s != 200]
     if bad:
@@ -61,8 +81,23 @@ async def _drive(app: ASGIApp, n: int) -> float:
     return elapsed / n * 1e6
 
 
-def run(*, n: int = 2000, rounds: int = 15) -> list[dict[str, Any]]:
-    """Measure every app; return rows with microseconds and the ratio to bare.
+BROWSER_APPS: tuple[str, ...] = (
+    "bare starlette",
+    "hardening: full stack",
+    "hardening: the peer stack's four features",
+    "peer: stack of the four",
+)
+"""The apps measured again with :data:`BROWSER_HEADERS`."""
+
+
+def run(
+    *,
+    n: int = 2000,
+    rounds: int = 15,
+    only: tuple[str, ...] | None = None,
+    headers: list[tuple[bytes, bytes]] = HEADERS,
+) -> list[dict[str, Any]]:
+    """Measure every app (or those named in ``only``); return rows with microseconds and the ratio to bare.
 
     The rounds are interleaved (round 1 of every app, then round 2, ...) so that a burst
     of load from elsewhere on the machine hits every app alike instead of one. Each app's
@@ -74,10 +109,12 @@ def run(*, n: int = 2000, rounds: int = 15) -> list[dict[str, Any]]:
     loop = asyncio.new_event_loop()
     try:
         for name, factory in apps().items():
+            if only is not None and name not in only:
+                continue
             try:
                 app = factory()
                 prepare(name)
-                loop.run_until_complete(_drive(app, min(n, 500)))  # warm-up; proves it answers 200
+                loop.run_until_complete(_drive(app, min(n, 500), headers))  # warm-up; proves it answers 200
             except Exception as exc:  # a layer that cannot be built or answer is reported
                 rows[name] = {"app": name, "error": f"{type(exc).__name__}: {exc}"}
                 continue
@@ -87,7 +124,7 @@ def run(*, n: int = 2000, rounds: int = 15) -> list[dict[str, Any]]:
             for name, app in built.items():
                 prepare(name)
                 gc.collect()
-                samples[name].append(loop.run_until_complete(_drive(app, n)))
+                samples[name].append(loop.run_until_complete(_drive(app, n, headers)))
     finally:
         loop.close()
     bare_us = min(samples["bare starlette"])

@@ -23,9 +23,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def _child(app_name: str, n: int) -> None:
+def _child(app_name: str, n: int, browser: bool) -> None:
     from bench.apps import apps, hardened_without, prepare
-    from bench.inprocess import _drive
+    from bench.inprocess import BROWSER_HEADERS, HEADERS, _drive
+
+    headers = BROWSER_HEADERS if browser else HEADERS
 
     if app_name.startswith("without:"):  # the full stack less one layer
         app = hardened_without(app_name.removeprefix("without:"))
@@ -34,17 +36,17 @@ def _child(app_name: str, n: int) -> None:
         app = apps()[app_name]()
         prepare(app_name)
     loop = asyncio.new_event_loop()
-    loop.run_until_complete(_drive(app, 300))
-    loop.run_until_complete(_drive(app, n))
+    loop.run_until_complete(_drive(app, 300, headers))
+    loop.run_until_complete(_drive(app, n, headers))
     loop.close()
 
 
-def _count(app_name: str, n: int) -> int:
+def _count(app_name: str, n: int, browser: bool) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "callgrind.out"
         subprocess.run(
             ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, __file__,
-             "--child", app_name, "-n", str(n)],
+             "--child", app_name, "-n", str(n), *(["--browser"] if browser else [])],
             check=True, capture_output=True,
             env={**os.environ, "PYTHONHASHSEED": "0"},  # the same dict layouts, so the same count, each run
         )  # fmt: skip
@@ -64,17 +66,18 @@ def main() -> int:
         help="app names from bench/apps.py, or without:LAYER for the full stack less LAYER",
     )
     parser.add_argument("-n", type=int, default=500)
+    parser.add_argument("--browser", action="store_true", help="send a browser's request (bench/inprocess.py)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        _child(args.child, args.n)
+        _child(args.child, args.n, args.browser)
         return 0
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (apt-get install -y valgrind)")
         return 1
     bare: float | None = None
     for name in args.apps:
-        per_request = (_count(name, 3 * args.n) - _count(name, args.n)) / (2 * args.n)
+        per_request = (_count(name, 3 * args.n, args.browser) - _count(name, args.n, args.browser)) / (2 * args.n)
         if bare is None:
             bare = per_request
         extra = (per_request - bare) / 1000

@@ -146,3 +146,13 @@ def test_uvicorn_is_measured_plain_and_with_the_production_extras(inprocess: Mod
     if len(labels) == 2:  # httptools and uvloop are installed (the bench group installs them)
         assert configurations[0][1] == ["--http", "httptools", "--loop", "uvloop"]
     assert APPS[:2] == ("bare starlette", "bare starlette + the full stack's response headers")
+
+
+def test_every_app_of_the_browser_table_answers_a_browser_request(inprocess: ModuleType) -> None:
+    rows = inprocess.run(n=3, rounds=1, only=inprocess.BROWSER_APPS, headers=inprocess.BROWSER_HEADERS)
+
+    assert [row for row in rows if "error" in row] == []
+    assert [row["app"] for row in rows] == list(inprocess.BROWSER_APPS)
+    names = [name for name, _ in inprocess.BROWSER_HEADERS]
+    assert b"x-request-id" not in names
+    assert len(names) == len(set(names)) == 14
