@@ -350,6 +350,21 @@ async def test_repeated_queries_and_agents_show_the_same_and_follow_new_secrets(
     assert masked["user_agent"] == masked_again["user_agent"] == "evil\\x7f agent"
 
 
+@pytest.mark.anyio
+async def test_long_raw_values_are_never_remembered(access: Capture) -> None:
+    """A client cannot fill the memo with huge keys: only short raw values are kept."""
+    from hardening.logs import access as module
+
+    app = AccessLogMiddleware(APP)
+    huge_agent = "a" * (module._MAX_SHOWN_KEY + 1)
+    async with client(app) as http:
+        await http.get("/items/1?page=1", headers={"user-agent": huge_agent})
+        await http.get("/items/1?page=1", headers={"user-agent": "probe/3.0"})
+    assert list(app._agents) == [b"probe/3.0"]
+    assert list(app._queries) == [b"page=1"]
+    assert access.lines()[0]["user_agent"] == huge_agent[:256]
+
+
 def test_remembered_values_are_bounded() -> None:
     from hardening.logs import access as module
 

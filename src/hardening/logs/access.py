@@ -39,6 +39,7 @@ _USER_AGENT: Final = b"user-agent"
 _TRACEPARENT: Final = b"traceparent"
 _MAX_ROUTES: Final = 4096
 _MAX_SHOWN: Final = 1024  # query strings and user agents remembered, each
+_MAX_SHOWN_KEY: Final = 512  # longer raw values are never remembered: 1024 of them stay small
 _NO_STATE: Final[dict[str, Any]] = {}
 _MAKE_RECORD: Final = logging.Logger.makeRecord
 _FIELD_NAMES: Final = (
@@ -281,7 +282,7 @@ class AccessLogMiddleware:
             except KeyError:
                 probe = redact_text("?" + query.decode("latin-1"))
                 shown_query = "?" + _printable(probe[1:])
-                if probe in _CLEAN_TEXTS:
+                if probe in _CLEAN_TEXTS and len(query) <= _MAX_SHOWN_KEY:
                     _remember(self._queries, query, (probe, shown_query))
         agent: str | None = None
         if user_agent:
@@ -291,7 +292,7 @@ class AccessLogMiddleware:
                     raise KeyError(user_agent)
             except KeyError:
                 agent = redact_text(_printable(user_agent.decode("latin-1")[: self._ua_max]))
-                if agent in _CLEAN_TEXTS:
+                if agent in _CLEAN_TEXTS and len(user_agent) <= _MAX_SHOWN_KEY:
                     _remember(self._agents, user_agent, agent)
         route = getattr(scope.get("route"), "path", None)
         if isinstance(route, str):
