@@ -14,7 +14,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Scope
 
-__all__ = ("Result", "call", "http_scope")
+__all__ = ("Result", "answering", "call", "http_scope")
 
 
 @dataclass
@@ -111,3 +111,13 @@ async def call(app: ASGIApp, scope: Scope, chunks: Iterable[bytes] = ()) -> Resu
 
     await app(scope, receive, send)
     return result
+
+
+def answering(headers: Any, body: bytes = b"") -> ASGIApp:
+    """An app sending ``headers`` (the very object, never a copy) and ``body`` on every request."""
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return app

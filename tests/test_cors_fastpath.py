@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from hardening import cors as cors_module
 from hardening.cors import CORSConfig, CORSMiddleware, _Compiled, merge_vary
-from tests.asgi_call import call, http_scope
+from tests.asgi_call import answering, call, http_scope
 
 pytestmark = pytest.mark.anyio
 
@@ -141,10 +141,7 @@ async def test_the_app_reusing_one_header_list_gets_the_same_headers_every_time(
     shared = [(b"content-type", b"application/json"), (b"vary", b"Accept-Encoding")]
     snapshot = list(shared)
 
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": shared})
-        await send({"type": "http.response.body", "body": b"{}"})
-
+    app = answering(shared, b"{}")
     middleware = CORSMiddleware(app, CONFIGS["listed"])
     for _ in range(3):
         result = await call(middleware, http_scope(headers=[(b"origin", APP.encode())]))

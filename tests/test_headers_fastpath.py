@@ -22,7 +22,7 @@ from hardening.headers import SecurityHeadersConfig, SecurityHeadersMiddleware
 from hardening.headers import _middleware as headers_module
 from hardening.headers._middleware import is_local_host
 from hardening.headers._profile import ProfileName
-from tests.asgi_call import call, http_scope
+from tests.asgi_call import answering, call, http_scope
 from tests.extras import import_extra
 
 import_extra("secure", "hardening[headers]")
@@ -232,10 +232,7 @@ async def test_the_app_reusing_one_header_list_gets_the_same_headers_every_time(
     shared = [(b"content-type", b"text/html; charset=utf-8"), (b"x-custom", b"1")]
     snapshot = list(shared)
 
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": shared})
-        await send({"type": "http.response.body", "body": b"<p>x</p>"})
-
+    app = answering(shared, b"<p>x</p>")
     middleware = SecurityHeadersMiddleware(app)
     results = [await call(middleware, http_scope()) for _ in range(3)]
     assert shared == snapshot
