@@ -15,8 +15,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hardening import cors as cors_module
-from hardening.cors import CORSConfig, CORSMiddleware, _Compiled, merge_vary
+from hardening.cors import CORSConfig, CORSMiddleware, merge_vary
+from hardening.cors import _middleware as cors_module
+from hardening.cors._middleware import _Compiled
 from tests.asgi_call import answering, call, http_scope
 
 pytestmark = pytest.mark.anyio

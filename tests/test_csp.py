@@ -7,7 +7,7 @@ import os
 import pytest
 from starlette.requests import Request
 
-from hardening.csp import (
+from hardening.headers.csp import (
     CSP_NONCE_STATE_KEY,
     csp_nonce,
     format_policy,
@@ -73,7 +73,7 @@ def test_nonces_are_long_and_unique() -> None:
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_forked_worker_never_reuses_the_parents_batched_nonces() -> None:
-    from hardening import csp
+    from hardening.headers import csp
 
     new_nonce()  # the parent now holds unused nonces of its batch
     pending = set(csp._nonces)

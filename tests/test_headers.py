@@ -15,9 +15,9 @@ from starlette.routing import Route
 
 from hardening import HardeningSettings, harden
 from hardening.clientip import ProxyConfig
-from hardening.csp import csp_nonce
 from hardening.errors import ConfigurationError
 from hardening.headers import SecurityHeadersConfig, SecurityHeadersMiddleware
+from hardening.headers.csp import csp_nonce
 from hardening.testing import assert_hardened, grade_headers
 from tests.extras import import_extra
 

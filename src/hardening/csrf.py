@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Final
 from pydantic import field_validator
 
 from hardening._config import LayerConfig
-from hardening._origins import DEFAULT_PORTS, OriginMatcher, normalise_origin_entry, parse_origin
 from hardening._paths import PathPrefixes, check_path_prefixes
 from hardening.checks import Finding
 from hardening.clientip import ClientResolver
+from hardening.cors._origins import DEFAULT_PORTS, OriginMatcher, normalise_origin_entry, parse_origin
 from hardening.hosts import parse_host
 from hardening.problems import Problem, problem_type, send_problem
 

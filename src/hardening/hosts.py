@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING, Final
 from pydantic import field_validator
 
 from hardening._config import LayerConfig
-from hardening._origins import DEFAULT_PORTS, valid_bracketed_host
 from hardening._paths import HEALTH_PROBE_PATHS, PathPrefixes, check_path_prefixes
 from hardening.checks import Finding
+from hardening.cors._origins import DEFAULT_PORTS, valid_bracketed_host
 from hardening.problems import Problem, problem_type, send_problem
 
 if TYPE_CHECKING:

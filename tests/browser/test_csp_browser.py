@@ -15,8 +15,8 @@ from starlette.routing import Route
 from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.uvicorn_server import ThreadServer
 
-from hardening.csp import csp_nonce
 from hardening.headers import SecurityHeadersMiddleware
+from hardening.headers.csp import csp_nonce
 
 pytestmark = pytest.mark.browser
 

@@ -7,12 +7,12 @@ extra); only the CSP nonce changes per request.
 
 from __future__ import annotations
 
-from hardening.csp import csp_nonce
-from hardening.headers._checks import CHECKS
 from hardening.headers._config import CSPReportingConfig, HSTSConfig, SecurityHeadersConfig
 from hardening.headers._leaky import LEAKY_HEADERS
 from hardening.headers._middleware import SecurityHeadersMiddleware
 from hardening.headers._profile import API_PROFILE, DOCS_PROFILE, WEBAPP_PROFILE, HeaderProfile, ProfileName
+from hardening.headers._rules import CHECKS
+from hardening.headers.csp import csp_nonce
 
 __all__ = (
     "API_PROFILE",

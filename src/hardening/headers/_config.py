@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any, Final
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from hardening._config import LayerConfig, env_var
-from hardening.csp import parse_policy
 from hardening.headers._leaky import LEAKY_HEADERS
 from hardening.headers._profile import (
     API_PROFILE,
@@ -18,6 +17,7 @@ from hardening.headers._profile import (
     ProfileName,
     check_header_text,
 )
+from hardening.headers.csp import parse_policy
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
@@ -97,7 +97,7 @@ class CSPReportingConfig(BaseModel):
     """The ``Reporting-Endpoints`` group name used by ``report-to``."""
     receiver: bool = False
     """Serve a built-in endpoint at ``receiver_path`` that logs reports (logger
-    ``hardening.csp``), size-capped and rate-limited."""
+    ``hardening.headers.csp``), size-capped and rate-limited."""
     receiver_path: str = "/.well-known/csp-reports"
     """Path of the built-in receiver (matched exactly on ``scope["path"]``)."""
     max_body_bytes: int = 16_384

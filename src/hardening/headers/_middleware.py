@@ -18,12 +18,12 @@ from hardening._asgi import (
     scope_state,
 )
 from hardening.clientip import ClientResolver
-from hardening.csp import CSP_NONCE_STATE_KEY, new_nonce
 from hardening.errors import ConfigurationError
 from hardening.headers._config import MANAGED_HEADERS, SecurityHeadersConfig
 from hardening.headers._profile import ProfileName
 from hardening.headers._render import CompiledProfile, compile_hsts, compile_profile
 from hardening.headers._reports import ReportReceiver
+from hardening.headers.csp import CSP_NONCE_STATE_KEY, new_nonce
 
 if TYPE_CHECKING:
     from hardening.settings import HardeningSettings

@@ -8,7 +8,7 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 from hardening._config import env_var
-from hardening.csp import format_policy, validate_policy
+from hardening.headers.csp import format_policy, validate_policy
 
 __all__ = ("API_PROFILE", "DOCS_PROFILE", "WEBAPP_PROFILE", "HeaderProfile", "ProfileName")
 

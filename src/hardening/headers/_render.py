@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from hardening._imports import require
-from hardening.csp import NONCE_SOURCE, parse_policy
 from hardening.errors import ConfigurationError
 from hardening.headers._config import CSPReportingConfig, HSTSConfig
 from hardening.headers._profile import HeaderProfile
+from hardening.headers.csp import NONCE_SOURCE, parse_policy
 
 __all__ = ("CompiledProfile", "compile_hsts", "compile_profile")
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Final
 
 from hardening._config import env_var
 from hardening.checks import Check, Finding
-from hardening.csp import NONCE_SOURCE, parse_policy
+from hardening.headers.csp import NONCE_SOURCE, parse_policy
 
 if TYPE_CHECKING:
     from hardening.settings import HardeningSettings

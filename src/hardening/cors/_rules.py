@@ -1,0 +1,132 @@
+"""Production rules of the CORS layer (``HARDENING-CORS-*``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from hardening._config import env_var
+from hardening.checks import Finding
+from hardening.cors._config import ENV_PREFIX, CORSPolicy
+from hardening.cors._origins import parse_origin
+from hardening.profiles import DEPLOYED_ENVIRONMENTS
+
+if TYPE_CHECKING:
+    from hardening.checks import Check
+    from hardening.settings import HardeningSettings
+
+__all__ = ("CHECKS",)
+
+
+def _policies(settings: HardeningSettings) -> list[tuple[str, str | None, CORSPolicy]]:
+    """Return ``(setting, rules env var or None, policy)`` for the config and its rules."""
+    cors = settings.cors
+    if not cors.enabled:
+        return []
+    items: list[tuple[str, str | None, CORSPolicy]] = [("cors", None, cors)]
+    items.extend((f"cors.rules[{i}]", f"{ENV_PREFIX}RULES", rule) for i, rule in enumerate(cors.rules))
+    return items
+
+
+def _env(rules_env: str | None, field: str) -> str:
+    """Return the variable that sets ``field``: its own, or the rules list for a rule."""
+    return rules_env or env_var(f"cors.{field}")
+
+
+def _production(settings: HardeningSettings) -> bool:
+    return settings.environment in DEPLOYED_ENVIRONMENTS
+
+
+def _check_wildcard_credentials(settings: HardeningSettings) -> Iterable[Finding]:
+    for setting, env, policy in _policies(settings):
+        if "*" in policy.allow_origins and policy.allow_credentials:
+            yield Finding(
+                id="HARDENING-CORS-001",
+                severity="error",
+                message="CORS allows every origin ('*') together with credentials.",
+                hint="List the origins that need credentials explicitly.",
+                setting=f"{setting}.allow_origins",
+                env_var=_env(env, "allow_origins"),
+            )
+
+
+def _check_unescaped_dots(settings: HardeningSettings) -> Iterable[Finding]:
+    for setting, env, policy in _policies(settings):
+        for regex in policy.allow_origin_regex:
+            if _has_unescaped_dot(regex):
+                yield Finding(
+                    id="HARDENING-CORS-002",
+                    severity="warning",
+                    message=f"The origin regex {regex!r} has an unescaped '.', which matches any character.",
+                    hint="Escape dots in host names ('\\.'), e.g. 'https://app\\.example\\.com'.",
+                    setting=f"{setting}.allow_origin_regex",
+                    env_var=_env(env, "allow_origin_regex"),
+                )
+
+
+def _has_unescaped_dot(pattern: str) -> bool:
+    i, in_class = 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "[":
+            in_class = True
+        elif ch == "]":
+            in_class = False
+        elif ch == "." and not in_class:
+            return True
+        i += 1
+    return False
+
+
+def _check_null_origin(settings: HardeningSettings) -> Iterable[Finding]:
+    for setting, env, policy in _policies(settings):
+        if "null" in policy.allow_origins:
+            yield Finding(
+                id="HARDENING-CORS-003",
+                severity="warning",
+                message="CORS allows the 'null' origin, which any sandboxed iframe or local file can send.",
+                hint="Remove 'null' from the allowed origins.",
+                setting=f"{setting}.allow_origins",
+                env_var=_env(env, "allow_origins"),
+            )
+
+
+def _check_production_origins(settings: HardeningSettings) -> Iterable[Finding]:
+    if not _production(settings):
+        return
+    for setting, env, policy in _policies(settings):
+        if "*" in policy.allow_origins:
+            yield Finding(
+                id="HARDENING-CORS-004",
+                severity="warning",
+                message="CORS allows every origin ('*'): any site can read these responses.",
+                hint="Keep '*' for public, unauthenticated data only; otherwise list the origins.",
+                setting=f"{setting}.allow_origins",
+                env_var=_env(env, "allow_origins"),
+            )
+        for entry in policy.allow_origins:
+            parsed = parse_origin(entry.replace("://*.", "://"))
+            if parsed is None:
+                continue
+            local = parsed.host in ("localhost", "127.0.0.1", "[::1]") or parsed.host.endswith(".localhost")
+            if parsed.scheme == "http" or local:
+                yield Finding(
+                    id="HARDENING-CORS-005",
+                    severity="warning",
+                    message=f"CORS allows the origin {entry!r} in production (plain http or a local address).",
+                    hint="Allow only the https origins of your deployed front ends in production.",
+                    setting=f"{setting}.allow_origins",
+                    env_var=_env(env, "allow_origins"),
+                )
+
+
+CHECKS: tuple[Check, ...] = (
+    _check_wildcard_credentials,
+    _check_unescaped_dots,
+    _check_null_origin,
+    _check_production_origins,
+)
+"""Production rules of the CORS layer (``HARDENING-CORS-001`` to ``-005``)."""
