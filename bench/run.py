@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -86,6 +87,69 @@ def _extra(script: str, args: list[str]) -> dict[str, Any] | None:
     return result
 
 
+TARGET_APPS: tuple[str, ...] = (
+    "bare starlette",
+    "hardening: full stack",
+    "hardening: full stack, JSON log lines",
+    "peer: stack of the four",
+    "peer: production stack (the four + a structlog JSON access log)",
+)
+"""The apps the target ratios are computed from."""
+
+
+def _ratios(inprocess_rows: list[dict[str, Any]], import_rows: list[dict[str, Any]]) -> dict[str, float]:
+    us = {row["app"]: row["overhead_us"] for row in inprocess_rows if "error" not in row}
+    ms = {row["module"]: row["import_ms"] for row in import_rows}
+    return {
+        "full stack overhead / peer stack overhead, in process": us["hardening: full stack"]
+        / us["peer: stack of the four"],
+        "JSON-lines stack / production peer stack, in process": us["hardening: full stack, JSON log lines"]
+        / us[TARGET_APPS[-1]],
+        "`import hardening` / `import starlette.applications`": ms["hardening"] / ms["starlette.applications"],
+    }
+
+
+def targets(*, runs: int, n: int, rounds: int) -> list[dict[str, Any]]:
+    """The issue's target ratios over ``runs`` independent runs: median and spread (min, max)."""
+    samples: dict[str, list[float]] = {}
+    for i in range(runs):
+        print(f"  run {i + 1} of {runs}", flush=True)
+        ratios = _ratios(inprocess.run(n=n, rounds=rounds, only=TARGET_APPS), imports.run(repeats=3))
+        for name, value in ratios.items():
+            samples.setdefault(name, []).append(value)
+    rows = []
+    for name, values in samples.items():
+        row = {"measure": name, "median": round(statistics.median(values), 3), "min": round(min(values), 3),
+               "max": round(max(values), 3), "runs": runs}  # fmt: skip
+        rows.append(row)
+        print(f"  {name:<60} median {row['median']:.3f}  (min {row['min']:.3f}, max {row['max']:.3f})", flush=True)
+    return rows
+
+
+def _uvicorn_target(rows: list[dict[str, Any]] | None) -> dict[str, Any] | None:
+    """uvicorn[standard]: the full stack's throughput as a share of the header control's."""
+    for row in rows or ():
+        if row["app"] == "hardening: full stack" and row.get("server", "").startswith("uvicorn[standard]"):
+            return {"measure": "uvicorn[standard]: full stack / header control",
+                    "median": row["relative_to_header_control"], "min": None, "max": None,
+                    "runs": f"1 run, best of {row['rounds']} rounds"}  # fmt: skip
+    return None
+
+
+def _targets_markdown(rows: list[dict[str, Any]] | None) -> list[str]:
+    if not rows:
+        return []
+    lines = ["", "### Target ratios", "",
+             "Medians over independent runs of the in-process benchmark and the import timing, with the "
+             "spread (lowest and highest run); lower is better except for the throughput share.", "",
+             "| measure | median | min | max | runs |", "| --- | ---: | ---: | ---: | --- |"]  # fmt: skip
+    for row in rows:
+        low = "" if row["min"] is None else row["min"]
+        high = "" if row["max"] is None else row["max"]
+        lines.append(f"| {row['measure']} | {row['median']} | {low} | {high} | {row['runs']} |")
+    return lines
+
+
 def _markdown(report: dict[str, Any]) -> str:
     m = report["machine"]
     lines = [f"Measured {m['date']} on {m['cpus']} CPUs ({m['processor']}), Python {m['python']}.", ""]
@@ -127,6 +191,7 @@ def _markdown(report: dict[str, Any]) -> str:
         lines += ["", f"Throughput under uvicorn: skipped ({report['uvicorn_skipped']})."]
     lines += ["", "### Import time", "", "| module | ms |", "| --- | ---: |"]
     lines += [f"| `{row['module']}` | {row['import_ms']} |" for row in report["imports"]]
+    lines += _targets_markdown(report.get("targets"))
     lines += _ratelimit_markdown(report.get("ratelimit"))
     lines += _health_markdown(report.get("health"))
     return "\n".join(lines) + "\n"
@@ -166,7 +231,8 @@ def _health_markdown(result: dict[str, Any] | None) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer iterations (smoke run)")
-    parser.add_argument("--no-uvicorn", action="store_true", help="skip the uvicorn throughput part")
+    parser.add_argument("--no-uvicorn", action="store_true", help="skip the server throughput part")
+    parser.add_argument("--runs", type=int, default=None, help="independent runs for the target ratios (default 5)")
     args = parser.parse_args()
     n, rounds, seconds = (300, 3, 2) if args.quick else (2000, 15, 5)
 
@@ -182,10 +248,16 @@ def main() -> int:
     if args.no_uvicorn:
         report["uvicorn_skipped"] = "--no-uvicorn"
     else:
-        print("== throughput under uvicorn")
+        print("== throughput under ASGI servers (uvicorn, Granian, Hypercorn)")
         report["uvicorn"] = throughput.run(seconds=seconds)
     print("== import time")
     report["imports"] = imports.run(repeats=3 if args.quick else 7)
+    runs = args.runs if args.runs is not None else (2 if args.quick else 5)
+    print(f"== target ratios, {runs} independent runs")
+    report["targets"] = targets(runs=runs, n=n // 2, rounds=max(3, rounds // 3))
+    uvicorn_target = _uvicorn_target(report.get("uvicorn"))
+    if uvicorn_target is not None:
+        report["targets"].insert(2, uvicorn_target)
     print("== rate limiting (Redis round trips, overhead next to slowapi)")
     with _redis() as redis_url:
         redis_args = ["--redis-url", redis_url] if redis_url else []

@@ -1,7 +1,10 @@
-"""Throughput under uvicorn on loopback: requests per second relative to the bare app.
+"""Throughput under ASGI servers on loopback: requests per second beside the header control and the bare app.
 
 uvicorn runs in two configurations: ``uvicorn[standard]`` (httptools and uvloop, what a
-production deployment installs) and plain ``uvicorn`` (h11 and asyncio, pure Python).
+production deployment installs) and plain ``uvicorn`` (h11 and asyncio, pure Python);
+Granian and Hypercorn follow. The first share reported is against the header control
+(the bare app sending the same response headers), the ceiling of any middleware that
+sends them.
 The same overhead is a larger share of a faster server's time, so the first is the
 harder test. The load generator is wrk when installed, otherwise a small asyncio
 HTTP/1.1 keep-alive client in its own process. Every run is bounded in time and
@@ -23,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.apps import HEADERS_ONLY_APP, HOST, ORIGIN, PEER_FEATURES_APP
+from bench.apps import HEADERS_ONLY_APP, HOST, ORIGIN, PEER_FEATURES_APP, PRODUCTION_PEER_APP
 
 ROOT = Path(__file__).resolve().parent.parent
 PATH = "/items/42"
@@ -103,29 +106,47 @@ def _load(port: int, seconds: int, connections: int) -> tuple[float, str]:
 
 
 def server_configurations() -> list[tuple[str, list[str]]]:
-    """The uvicorn configurations to measure: ``(label, uvicorn options)``, the production one first.
+    """The servers to measure: ``(label, command line before the app)``, the production one first.
 
-    ``uvicorn[standard]`` is measured when httptools and uvloop are installed (the bench
-    dependency group installs them); otherwise a line says why it is missing.
+    ``uvicorn[standard]`` (httptools, uvloop), plain ``uvicorn`` (h11, asyncio), Granian
+    (Rust, its ASGI interface) and Hypercorn, each one process with one worker. A server
+    that is not installed is left out with a line saying so (the bench group installs all).
     """
+    uvicorn = [sys.executable, "-m", "uvicorn", "--factory", "--no-access-log", "--log-level", "warning"]
     configurations: list[tuple[str, list[str]]] = []
     missing = [name for name in ("httptools", "uvloop") if importlib.util.find_spec(name) is None]
     if missing:
         print(f"  (uvicorn[standard] not measured: {' and '.join(missing)} not installed)", flush=True)
     else:
-        configurations.append(("uvicorn[standard]: httptools, uvloop", ["--http", "httptools", "--loop", "uvloop"]))
-    configurations.append(("uvicorn: h11, asyncio", ["--http", "h11", "--loop", "asyncio"]))
+        configurations.append(("uvicorn[standard]: httptools, uvloop", [*uvicorn, "--http", "httptools",
+                                                                        "--loop", "uvloop"]))  # fmt: skip
+    configurations.append(("uvicorn: h11, asyncio", [*uvicorn, "--http", "h11", "--loop", "asyncio"]))
+    if importlib.util.find_spec("granian") is None:
+        print("  (Granian not measured: granian not installed)", flush=True)
+    else:
+        granian = [sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--workers", "1",
+                   "--no-access-log", "--log-level", "warning"]  # fmt: skip
+        configurations.append(("granian: asgi, 1 worker", granian))
+    if importlib.util.find_spec("hypercorn") is None:
+        print("  (Hypercorn not measured: hypercorn not installed)", flush=True)
+    else:
+        configurations.append(("hypercorn: h11, asyncio", [sys.executable, "-m", "hypercorn", "--log-level",
+                                                           "warning"]))  # fmt: skip
     return configurations
 
 
-def _serve(app_name: str, options: list[str]) -> tuple[subprocess.Popen[bytes], int]:
+def _command(prefix: list[str], port: int) -> list[str]:
+    """The full command line serving ``bench.apps:make_app`` on ``port`` with the server of ``prefix``."""
+    if "hypercorn" in prefix:
+        return [*prefix, "--bind", f"127.0.0.1:{port}", "bench.apps:make_app()"]
+    return [*prefix, "--host", "127.0.0.1", "--port", str(port), "bench.apps:make_app"]
+
+
+def _serve(app_name: str, prefix: list[str]) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     env = {**os.environ, "BENCH_APP": app_name, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "bench.apps:make_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--no-access-log", "--log-level", "warning", *options],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    proc = subprocess.Popen(_command(prefix, port), env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
     try:
         wait_for_port(port, proc)
     except BaseException:
@@ -142,8 +163,9 @@ APPS: tuple[str, ...] = (
     "hardening: full stack, JSON log lines",
     PEER_FEATURES_APP,
     "peer: stack of the four",
+    PRODUCTION_PEER_APP,
 )
-"""The apps served by uvicorn, bare first."""
+"""The apps served by each server, bare first."""
 
 
 def run(*, seconds: int = 5, connections: int = 32, rounds: int = 3) -> list[dict[str, Any]]:
@@ -158,7 +180,7 @@ def run(*, seconds: int = 5, connections: int = 32, rounds: int = 3) -> list[dic
 def run_configuration(
     label: str, options: list[str], *, seconds: int, connections: int, rounds: int
 ) -> list[dict[str, Any]]:
-    """Serve every app at once (one uvicorn process each, with ``options``) and load them in turn.
+    """Serve every app at once (one server process each, started by ``options``) and load them in turn.
 
     The rounds are interleaved (every app once, then again) and each app's figure is
     its best round, so that load from elsewhere on the machine does not decide which
@@ -184,13 +206,16 @@ def run_configuration(
             except subprocess.TimeoutExpired:
                 proc.kill()
     bare_rps = max(samples[APPS[0]])
+    control_rps = max(samples[HEADERS_ONLY_APP])
     rows: list[dict[str, Any]] = []
     for name in APPS:
         rps = max(samples[name])
         rows.append({"app": name, "server": label, "requests_per_second": round(rps),
                      "relative_to_bare": round(rps / bare_rps, 3),
+                     "relative_to_header_control": round(rps / control_rps, 3),
                      "median_requests_per_second": round(statistics.median(samples[name])),
                      "load_generator": tool, "connections": connections, "seconds": seconds,
                      "rounds": rounds})  # fmt: skip
-        print(f"    {name:<50} {rps:9.0f} req/s  {rps / bare_rps:6.1%} of bare  ({tool})", flush=True)
+        print(f"    {name:<50} {rps:9.0f} req/s  {rps / control_rps:6.1%} of the header control  "
+              f"{rps / bare_rps:6.1%} of bare  ({tool})", flush=True)  # fmt: skip
     return rows

@@ -136,16 +136,29 @@ def test_headers_only_control_sends_the_full_stack_headers_and_nothing_else(inpr
     ]
 
 
-def test_uvicorn_is_measured_plain_and_with_the_production_extras(inprocess: ModuleType) -> None:
-    from bench.throughput import APPS, server_configurations  # importable while the fixture lives
+def test_every_server_is_measured_and_serves_the_benchmark_apps(inprocess: ModuleType) -> None:
+    import httpx
+    from bench.apps import HOST, ORIGIN, PRODUCTION_PEER_APP
+    from bench.throughput import APPS, PATH, _serve, server_configurations  # importable while the fixture lives
 
     configurations = server_configurations()
     labels = [label for label, _ in configurations]
-    assert labels[-1] == "uvicorn: h11, asyncio"
-    assert configurations[-1][1] == ["--http", "h11", "--loop", "asyncio"]
-    if len(labels) == 2:  # httptools and uvloop are installed (the bench group installs them)
-        assert configurations[0][1] == ["--http", "httptools", "--loop", "uvloop"]
+    # granian and hypercorn are in the test group, so every row is measured here; uvicorn[standard]
+    # (httptools, uvloop) only in the bench group.
+    assert labels[-3:] == ["uvicorn: h11, asyncio", "granian: asgi, 1 worker", "hypercorn: h11, asyncio"]
+    assert configurations[-3][1][-4:] == ["--http", "h11", "--loop", "asyncio"]
     assert APPS[:2] == ("bare starlette", "bare starlette + the full stack's response headers")
+    assert PRODUCTION_PEER_APP in APPS
+    for label, prefix in configurations:
+        proc, port = _serve(PRODUCTION_PEER_APP, prefix)
+        try:
+            response = httpx.get(f"http://127.0.0.1:{port}{PATH}", headers={"Host": HOST, "Origin": ORIGIN})
+        finally:
+            proc.terminate()
+            proc.wait(10)
+        assert response.status_code == 200, label
+        assert response.headers["access-control-allow-origin"] == ORIGIN, label
+        assert "x-request-id" in response.headers, label
 
 
 def test_every_app_of_the_browser_table_answers_a_browser_request(inprocess: ModuleType) -> None:
