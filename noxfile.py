@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
+import hashlib
 import os
+import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nox
@@ -19,6 +24,72 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 # A missing interpreter is an error in CI, never a silent skip.
 nox.options.error_on_missing_interpreters = IN_CI
 ROOT = Path(__file__).parent
+
+
+def _pyenv_root() -> Path | None:
+    """Return pyenv's root (``$PYENV_ROOT``, ``pyenv root``, ``~/.pyenv``), or ``None``."""
+    if os.environ.get("PYENV_ROOT"):
+        return Path(os.environ["PYENV_ROOT"])
+    if shutil.which("pyenv"):
+        done = subprocess.run(["pyenv", "root"], capture_output=True, text=True, check=False)
+        if done.returncode == 0 and done.stdout.strip():
+            return Path(done.stdout.strip())
+    home = Path.home() / ".pyenv"
+    return home if home.is_dir() else None
+
+
+def _on_path(name: str) -> str | None:
+    """Return ``name`` on PATH, ignoring pyenv's shims (they fail for versions not selected)."""
+    dirs = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d and "shims" not in Path(d).parts]
+    return shutil.which(name, path=os.pathsep.join(dirs))
+
+
+def _patch(path: Path) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", path.parents[1].name)[:3])
+
+
+def find_pythons(versions: list[str], link_dir: Path) -> list[str]:
+    """Make ``pythonX.Y`` of each version findable on PATH; return the versions not found.
+
+    An interpreter already on PATH (not a pyenv shim) is used as it is; otherwise the
+    newest ``$(pyenv root)/versions/X.Y.*/bin/pythonX.Y`` is linked into ``link_dir``,
+    which is put first on PATH for nox and its sessions.
+    """
+    pyenv = _pyenv_root()
+    missing: list[str] = []
+    for version in versions:
+        name = f"python{version}"
+        link = link_dir / name
+        if link.is_symlink():
+            link.unlink()  # from an earlier run: found again below, or gone
+        if _on_path(name):
+            continue
+        found = sorted(pyenv.glob(f"versions/{version}.*/bin/{name}"), key=_patch) if pyenv else []
+        found = [path for path in found if re.fullmatch(rf"{re.escape(version)}\.\d+", path.parents[1].name)]
+        if not found:
+            missing.append(version)
+            continue
+        link_dir.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(found[-1])
+    if link_dir.is_dir() and str(link_dir) not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = f"{link_dir}{os.pathsep}{os.environ.get('PATH', '')}"
+    return missing
+
+
+def _missing_summary(missing: list[str]) -> None:
+    lines = [
+        "",
+        f"nox: Python {', '.join(missing)} not found (looked on PATH and in $(pyenv root)/versions): "
+        "the sessions that need it were skipped, so this was not the whole matrix.",
+        "  Install it with `pyenv install " + " ".join(missing) + "` (or from python.org, or your package "
+        "manager), then run `nox` again. In CI (CI=true) a missing interpreter fails the run.",
+    ]
+    print("\n".join(lines), file=sys.stderr)
+
+
+MISSING_PYTHONS = find_pythons(PYTHONS, ROOT / ".nox" / "_pythons")
+if MISSING_PYTHONS and not IN_CI:
+    atexit.register(_missing_summary, MISSING_PYTHONS)
 
 
 def _group(name: str) -> list[str]:
@@ -74,7 +145,15 @@ def docs(session: nox.Session) -> None:
 @nox.session(python="3.11")
 def demo(session: nox.Session) -> None:
     """Install and start the AIOM example service on http://127.0.0.1:8000."""
-    session.install("-e", ".[all]", "uvicorn", "sqlalchemy[asyncio]", "aiosqlite", "asyncpg", "httpx", "redis")
+    requirements = ("-e", ".[all]", "uvicorn", "sqlalchemy[asyncio]", "aiosqlite", "asyncpg", "httpx", "redis")
+    # pip's progress is shown; a second start with the same pyproject.toml skips the install.
+    stamp = Path(str(session.virtualenv.location)) / ".hardening-demo-installed"
+    key = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + " ".join(requirements).encode()).hexdigest()
+    if stamp.is_file() and stamp.read_text().strip() == key:
+        session.log("Demo requirements already installed (pyproject.toml unchanged); skipping pip.")
+    else:
+        session.install(*requirements, silent=False)
+        stamp.write_text(key)
     demo_script = ROOT / "examples" / "aiom" / "run_demo.py"
     if demo_script.exists():
         session.run("python", str(demo_script), *session.posargs)
