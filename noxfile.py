@@ -116,7 +116,7 @@ def tests(session: nox.Session) -> None:
 def tests_minimal(session: nox.Session) -> None:
     """Run the suite with no extras: the library must import and its core must work."""
     # uvicorn and FastAPI are test tools (real servers, FastAPI handlers), not hardening extras.
-    session.install("-e", ".", "pytest", "pytest-cov", "anyio", "hypothesis", "httpx", "uvicorn", "fastapi")
+    session.install("-e", ".", "pytest", "pytest-cov", "anyio", "hypothesis", "httpx", "uvicorn", "fastapi", "nox")
     _pytest(session, "-m", "not needs_extras and not redis and not postgres and not browser and not e2e")
 
 
