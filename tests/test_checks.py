@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from hardening import HardeningSettings
 from hardening.checks import RULE_MODULES, Finding, collect_checks, run_checks
-from hardening.settings_rules import CHECKS, check_debug
+from hardening.settings.rules import CHECKS, check_debug
 
 
 def test_settings_rules_are_registered() -> None:
-    assert "hardening.settings_rules" in RULE_MODULES
+    assert "hardening.settings.rules" in RULE_MODULES
     checks = collect_checks()
     assert all(check in checks for check in CHECKS)
 

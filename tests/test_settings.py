@@ -20,7 +20,7 @@ from hardening import (
     load_settings,
     setting,
 )
-from hardening.profiles import normalize_environment
+from hardening._environments import normalize_environment
 from hardening.redaction import redact_text, registered_secret_count
 
 DEV = {"HARDENING_ENVIRONMENT": "development"}

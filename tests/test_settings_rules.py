@@ -8,7 +8,7 @@ import pytest
 from pydantic import SecretStr
 
 from hardening import AppSettings, ConfigurationError, HardeningSettings, check_settings, load_settings, setting
-from hardening.settings_rules import RULES, entropy_bits, is_placeholder
+from hardening.settings.rules import RULES, entropy_bits, is_placeholder
 
 STRONG = "Vq8-L2xZr9_TfW4mNb7YcK1pHs6JdG3e"  # 32 random-looking characters
 PROD = {"HARDENING_ENVIRONMENT": "production"}

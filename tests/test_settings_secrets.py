@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from hardening import AppSettings, ConfigurationError, SettingsReport, check_settings, explain, load_settings
 from hardening.cli import main
-from hardening.secrets import SecretFileError, read_secret_file
+from hardening.settings.secrets import SecretFileError, read_secret_file
 
 CANARY = "canary-7f3e9a1c-DO-NOT-PRINT"
 DEV = {"HARDENING_ENVIRONMENT": "development"}

@@ -42,7 +42,6 @@ from hardening.pool import (
     verify_budget,
 )
 from hardening.problems import Problem, ProblemError, ProblemResponse
-from hardening.profiles import setting
 from hardening.ratelimit import (
     RateLimitConfig,
     RateLimitDependency,
@@ -52,9 +51,10 @@ from hardening.ratelimit import (
     RateLimitRule,
     rate_limit,
 )
-from hardening.settings import AppSettings, HardeningSettings
-from hardening.settings_loader import check_settings, env_example, explain, load_settings
-from hardening.settings_report import SettingsReport
+from hardening.settings.loader import check_settings, env_example, explain, load_settings
+from hardening.settings.models import AppSettings, HardeningSettings
+from hardening.settings.report import SettingsReport
+from hardening.settings.spec import setting
 from hardening.validation import install_problem_handlers, parse_body, parse_path, parse_query, validate
 
 __version__ = "0.1.0"

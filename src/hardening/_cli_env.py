@@ -62,7 +62,7 @@ def _load_target(target: str) -> type[BaseSettings]:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``hardening env ...``; return the exit code."""
-    from hardening.settings_loader import check_settings, env_example, explain
+    from hardening.settings.loader import check_settings, env_example, explain
 
     try:
         cls = _load_target(args.target)

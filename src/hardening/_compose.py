@@ -65,7 +65,7 @@ def harden(app: ASGIApp, settings: HardeningSettings | None = None, *, health: H
         A new ASGI callable. ``app`` itself is left unchanged and still usable.
     """
     if settings is None:
-        from hardening.settings_loader import load_settings
+        from hardening.settings.loader import load_settings
 
         settings = load_settings()
     for config in reversed(_layers(settings)):

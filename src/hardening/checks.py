@@ -50,7 +50,7 @@ Check = Callable[["HardeningSettings"], Iterable[Finding]]
 """A production rule: takes the settings and yields findings."""
 
 RULE_MODULES: Final = (
-    "hardening.settings_rules",
+    "hardening.settings.rules",
     "hardening.headers",
     "hardening.cors",
     "hardening.hosts",

@@ -18,7 +18,7 @@ from starlette.types import Receive, Scope, Send
 
 from hardening import HardeningSettings, middleware_list
 from hardening.audit import CATALOG, AuditError, LifespanError, audit, render_json, render_markdown, render_text
-from hardening.settings_loader import env_example
+from hardening.settings.loader import env_example
 from tests.audit import apps
 
 pytestmark = pytest.mark.needs_extras

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any, Final
 from hardening.audit._catalog import Priority
 from hardening.audit._model import AuditFinding, Status
 from hardening.audit._stack import EXPECTED_LAYERS
-from hardening.profiles import DEPLOYED_ENVIRONMENTS
+from hardening._environments import DEPLOYED_ENVIRONMENTS
 
 if TYPE_CHECKING:
     from hardening.checks import Finding
-    from hardening.settings_report import SettingsProblem, SettingsReport
+    from hardening.settings.report import SettingsProblem, SettingsReport
 
 __all__ = ("check_settings_findings", "stack_findings")
 
@@ -88,7 +88,7 @@ def check_settings_findings(settings: Any) -> list[AuditFinding]:
         why = "No settings given (`--settings MODULE:SettingsClass`)."
         return [AuditFinding.of("AUD-SET-001", "skip", why), AuditFinding.of("AUD-SET-002", "skip", why)]
     if isinstance(settings, type) and issubclass(settings, BaseModel):
-        from hardening.settings_loader import check_settings
+        from hardening.settings.loader import check_settings
 
         return _from_report(check_settings(settings))
     hardening = settings if isinstance(settings, HardeningSettings) else getattr(settings, "hardening", None)
@@ -101,7 +101,7 @@ def check_settings_findings(settings: Any) -> list[AuditFinding]:
     ]
     rules: list[Finding] = list(run_checks(hardening, silenced=hardening.silenced_checks))
     if not isinstance(settings, HardeningSettings):
-        from hardening.settings_rules import app_findings
+        from hardening.settings.rules import app_findings
 
         rules.extend(app_findings(settings))
     for rule_id, items in _group(rules).items():

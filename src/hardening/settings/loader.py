@@ -21,15 +21,17 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, SecretBytes, SecretStr
 from pydantic_core import PydanticUndefined
 
-from hardening._env_source import FieldRow, LoadContext, _as_paths, _run, _unwrap, expected_for, field_table
+from hardening._environments import DEPLOYED_ENVIRONMENTS
 from hardening.checks import run_checks
 from hardening.errors import ConfigurationError
-from hardening.profiles import DEPLOYED_ENVIRONMENTS
 from hardening.redaction import redact_text
-from hardening.secrets import DEFAULT_MAX_SECRET_FILE_SIZE, register_model_secrets
-from hardening.settings import AppSettings, HardeningSettings
-from hardening.settings_report import FailLevel, Provenance, SettingsProblem, SettingsReport
-from hardening.settings_rules import app_findings
+from hardening.settings.base import build_collecting
+from hardening.settings.context import LoadContext, as_paths
+from hardening.settings.fields import FieldRow, expected_for, field_table, unwrap
+from hardening.settings.models import AppSettings, HardeningSettings
+from hardening.settings.report import FailLevel, Provenance, SettingsProblem, SettingsReport
+from hardening.settings.rules import app_findings
+from hardening.settings.secrets import DEFAULT_MAX_SECRET_FILE_SIZE, register_model_secrets
 
 __all__ = ("Explanation", "check_settings", "env_example", "explain", "load_settings")
 
@@ -43,8 +45,8 @@ PathArg = str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | None
 def _context(env_file: PathArg, secrets_dir: PathArg, environ: Mapping[str, str] | None, max_size: int) -> LoadContext:
     return LoadContext(
         environ=environ,
-        env_files=None if env_file is None else _as_paths(_listify(env_file)),
-        secrets_dirs=None if secrets_dir is None else _as_paths(_listify(secrets_dir)),
+        env_files=None if env_file is None else as_paths(_listify(env_file)),
+        secrets_dirs=None if secrets_dir is None else as_paths(_listify(secrets_dir)),
         max_secret_file_size=max_size,
     )
 
@@ -61,7 +63,7 @@ def _check(
 ) -> tuple[S | None, SettingsReport]:
     ctx.setup(cls)
     built: list[S] = []
-    _run(cls, ctx, lambda: built.append(cls(**overrides)))
+    build_collecting(cls, ctx, lambda: built.append(cls(**overrides)))
     settings = built[0] if built and not any(p.kind in ("missing", "invalid") for p in ctx.problems) else None
     problems = list(ctx.problems)
     environment = ctx.environment or "production"
@@ -168,7 +170,7 @@ class Explanation:
     Attributes:
         settings_class: The settings class name.
         environment: The environment that was resolved.
-        fields: One :class:`~hardening.settings_report.Provenance` per field.
+        fields: One :class:`~hardening.settings.report.Provenance` per field.
         shown: Display values by setting path: secrets as ``********``, other values
             passed through the redaction policy.
         report: The problems found while loading.
@@ -239,7 +241,7 @@ def _all_settings(cls: type[BaseModel], prefix: str) -> list[str]:
     out: list[str] = []
     for row in field_table(cls):
         if row.kind == "settings":
-            out.extend(_all_settings(_unwrap(row.info.annotation), prefix + row.setting + "."))
+            out.extend(_all_settings(unwrap(row.info.annotation), prefix + row.setting + "."))
         else:
             out.append(prefix + row.setting)
     return out
@@ -287,7 +289,7 @@ def env_example(cls: type[BaseModel] = HardeningSettings) -> str:
 def _example_rows(cls: type[BaseModel], lines: list[str]) -> None:
     for row in field_table(cls):
         if row.kind == "settings":
-            _example_rows(_unwrap(row.info.annotation), lines)
+            _example_rows(unwrap(row.info.annotation), lines)
             continue
         if row.kind == "model":
             continue

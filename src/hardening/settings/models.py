@@ -14,7 +14,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from hardening._config import ENV_PREFIX
-from hardening._env_source import SettingsBase
+from hardening._environments import Environment, normalize_environment
 from hardening.bodylimit import BodyLimitConfig
 from hardening.clientip import ProxyConfig
 from hardening.cors import CORSConfig
@@ -27,8 +27,8 @@ from hardening.httpsredirect import HTTPSRedirectConfig
 from hardening.logs import AccessLogConfig, LoggingConfig, RequestIdConfig
 from hardening.monitoring import SentryConfig, TracingConfig
 from hardening.pool import PoolConfig
-from hardening.profiles import Environment, normalize_environment
 from hardening.ratelimit import RateLimitConfig
+from hardening.settings.base import SettingsBase
 
 __all__ = ("AppSettings", "Environment", "HardeningSettings")
 

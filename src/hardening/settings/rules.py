@@ -19,9 +19,9 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, SecretBytes, SecretStr
 
-from hardening._env_source import FieldRow, field_table
 from hardening.checks import Check, Finding, Severity
 from hardening.redaction import is_sensitive_key
+from hardening.settings.fields import FieldRow, field_table
 
 if TYPE_CHECKING:
     from hardening.settings import HardeningSettings

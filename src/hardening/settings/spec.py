@@ -1,9 +1,4 @@
-"""Environment profiles: where the service runs, and fields that depend on it.
-
-``hardening`` knows four environments: ``development``, ``test``, ``staging`` and
-``production``. The one source of truth is ``HARDENING_ENVIRONMENT``. A missing or
-unknown value means ``production`` (fail safe, like envalid's missing ``NODE_ENV``), and
-the settings report says so.
+"""Settings fields whose default or requirement depends on the environment.
 
 A field can declare a default per environment and the environments where it must be
 set explicitly, with :func:`setting`::
@@ -23,67 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any
 
 from pydantic import Field
 from pydantic.fields import FieldInfo
 
-__all__ = (
-    "DEPLOYED_ENVIRONMENTS",
-    "ENVIRONMENTS",
-    "ENVIRONMENT_VAR",
-    "Environment",
-    "SettingSpec",
-    "normalize_environment",
-    "setting",
-    "setting_spec",
-)
+from hardening._environments import ENVIRONMENTS
 
-Environment = Literal["development", "test", "staging", "production"]
-"""The deployment environments ``hardening`` knows; anything else counts as production."""
-
-ENVIRONMENTS: Final[tuple[Environment, ...]] = ("development", "test", "staging", "production")
-"""Every known environment, least strict first."""
-
-DEPLOYED_ENVIRONMENTS: Final[frozenset[Environment]] = frozenset({"staging", "production"})
-"""Where the production rules apply: the environments a service is deployed to."""
-
-ENVIRONMENT_VAR: Final = "HARDENING_ENVIRONMENT"
-"""The environment variable that names the environment."""
-
-_ALIASES: Final[Mapping[str, Environment]] = {
-    "dev": "development",
-    "develop": "development",
-    "local": "development",
-    "testing": "test",
-    "tests": "test",
-    "ci": "test",
-    "stage": "staging",
-    "stg": "staging",
-    "preprod": "staging",
-    "prod": "production",
-    "prd": "production",
-    "live": "production",
-}
-
-
-def normalize_environment(raw: object) -> tuple[Environment, str]:
-    """Map a raw environment value to a known environment.
-
-    Returns:
-        The environment and how it was found: ``"set"``, ``"alias"``, ``"missing"`` or
-        ``"unknown"`` (the last two mean production).
-    """
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
-        return "production", "missing"
-    if not isinstance(raw, str):
-        return "production", "unknown"
-    key = raw.strip().lower()
-    if key in ENVIRONMENTS:
-        return key, "set"
-    if key in _ALIASES:
-        return _ALIASES[key], "alias"
-    return "production", "unknown"
+__all__ = ("SettingSpec", "setting", "setting_spec")
 
 
 @dataclass(frozen=True, slots=True)

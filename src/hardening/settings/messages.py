@@ -1,0 +1,107 @@
+"""Validation errors turned into settings problems that hold no value.
+
+Validators describe what is wrong with a value; this module adds which setting and
+which variable it is (from :func:`~hardening.settings.fields.locate`) and cuts every
+input value out of the message.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any, Final
+
+from pydantic import BaseModel, ValidationError
+
+from hardening.errors import SafeValueError
+from hardening.redaction import is_sensitive_key, redact_text
+from hardening.settings.context import LoadContext
+from hardening.settings.fields import expected_for, locate
+from hardening.settings.report import SettingsProblem
+
+__all__ = ("validation_problems",)
+
+_SAFE_TYPES_WITH_CUSTOM_MSG: Final = frozenset({"value_error", "assertion_error"})
+
+
+def validation_problems(cls: type[BaseModel], exc: ValidationError, ctx: LoadContext) -> list[SettingsProblem]:
+    """Turn a pydantic ``ValidationError`` into report entries that hold no value.
+
+    Only error *types* and field metadata are used; messages written by custom
+    validators are kept for non-secret fields after every input value is cut out.
+    """
+    problems = []
+    for error in exc.errors(include_url=False):
+        env, setting, row = locate(cls, error["loc"])
+        full = setting
+        provenance = ctx.provenance.get(full)
+        source = provenance.source if provenance else ""
+        if error["type"] == "missing":
+            problems.append(
+                SettingsProblem(
+                    kind="missing",
+                    severity="error",
+                    env_var=env,
+                    setting=full,
+                    message="is required but not set",
+                    expected=expected_for(row) if row else "",
+                    hint=f"Set {env}.",
+                    description=row.description if row else "",
+                )
+            )
+            continue
+        message = _safe_message(error, secret=bool(row and (row.secret or is_sensitive_key(row.path[-1]))))
+        across_fields = row is not None and row.kind == "model" and error["type"] in _SAFE_TYPES_WITH_CUSTOM_MSG
+        hint = f"Fix the {full}.* settings the message names." if across_fields else _hint(error.get("input"), env)
+        problems.append(
+            SettingsProblem(
+                kind="invalid",
+                severity="error",
+                env_var=env,
+                setting=full,
+                message=message,
+                # a model validator's error is about its fields together, not one JSON object
+                expected="" if across_fields else (expected_for(row) if row else ""),
+                hint=hint,
+                description=row.description if row else "",
+                source=source,
+            )
+        )
+    return problems
+
+
+def _safe_message(error: Any, *, secret: bool) -> str:
+    msg = str(error.get("msg", "is invalid"))
+    if error["type"] not in _SAFE_TYPES_WITH_CUSTOM_MSG:
+        return msg
+    if secret:
+        cause = (error.get("ctx") or {}).get("error")
+        if isinstance(cause, SafeValueError):
+            return redact_text(msg.removeprefix("Value error, "))
+        return "was rejected by the field's validator"
+    for item in sorted(set(_strings(error.get("input"))), key=len, reverse=True):
+        if len(item) >= 3:
+            msg = msg.replace(repr(item), "<value>")
+            # bare: not inside a longer word or a dotted name ('health.token' stays readable)
+            msg = re.sub(rf"(?<![\w.]){re.escape(item)}(?!\w)", "<value>", msg)
+    return redact_text(msg)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, (str, int, float)):
+        yield str(value)
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for item in value:
+            yield from _strings(item)
+
+
+def _hint(value: Any, env: str) -> str:
+    if isinstance(value, str):
+        if value != value.strip():
+            return f"Check {env}: the value has surrounding whitespace."
+        if value[:1] in ("'", '"') and value[-1:] == value[:1]:
+            return f"Check {env}: the value is wrapped in quotes."
+    return f"Fix {env} to match the expected form."
