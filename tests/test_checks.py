@@ -1,16 +1,17 @@
-"""The production-rule registry: collection, silencing, ordering."""
+"""The production-rule runner: collection from the registry, silencing, ordering."""
 
 from __future__ import annotations
 
-from hardening import HardeningSettings
-from hardening.checks import RULE_MODULES, Finding, collect_checks, run_checks
+from hardening import HardeningSettings, _registry
+from hardening.checks import Finding, collect_checks, run_checks
 from hardening.settings.rules import CHECKS, check_debug
 
 
-def test_settings_rules_are_registered() -> None:
-    assert "hardening.settings.rules" in RULE_MODULES
-    checks = collect_checks()
+def test_settings_rules_and_registry_rules_are_collected() -> None:
+    checks = collect_checks(HardeningSettings())
     assert all(check in checks for check in CHECKS)
+    assert all(rule in checks for entry in _registry.all_entries() for rule in entry.rules)
+    assert HardeningSettings.rules == CHECKS
 
 
 def test_run_checks_sorts_most_severe_first_and_silences() -> None:

@@ -1,24 +1,15 @@
-"""``harden()`` and ``middleware_list()``: the one place that orders the layers.
+"""``harden()`` and ``middleware_list()``: the stack of :data:`hardening._registry.LAYERS`.
 
-Outermost first (the reasons are in the "Layer order" guide):
-
-1. request ID, 2. access log: they see every request and time all of it;
-3. error guard: any exception inside becomes a problem+json 500 with the request ID;
-4. tracing span;
-5. health endpoints: answered before host checks, since probes send the pod IP as Host;
-6. security headers: every response below carries them, 4xx and 5xx included;
-7. trusted hosts; 8. HTTPS redirect (after the host check, so it never redirects to a
-   foreign host);
-9. CORS: 413, 429 and 500 responses from inside still carry CORS headers;
-10. CSRF (Fetch Metadata);
-11. body size limit; 12. rate limiting; then the app.
+The order, and the reasons for it, are written once, in :mod:`hardening._registry`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any
 
 from starlette.middleware import Middleware
+
+from hardening import _registry
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
@@ -29,25 +20,18 @@ if TYPE_CHECKING:
 
 __all__ = ("LAYER_ORDER", "harden", "middleware_list")
 
-LAYER_ORDER: Final = (
-    "request_id",
-    "access_log",
-    "errors",
-    "tracing",
-    "health",
-    "headers",
-    "hosts",
-    "https_redirect",
-    "cors",
-    "csrf",
-    "body_limit",
-    "rate_limit",
-)
-"""Names of the ``HardeningSettings`` fields that are layers, outermost first."""
+LAYER_ORDER: tuple[str, ...] = tuple(layer.name for layer in _registry.LAYERS)
+"""Names of the layers (``HardeningSettings`` fields), outermost first."""
+
+
+def config_of(settings: Any, entry: _registry.Layer) -> Any:
+    """Return the config of a registry entry in ``settings``; its defaults when absent."""
+    config = getattr(settings, entry.name, None)
+    return config if isinstance(config, entry.config) else entry.config()
 
 
 def _layers(settings: HardeningSettings) -> list[LayerConfig]:
-    configs: list[LayerConfig] = [getattr(settings, name) for name in LAYER_ORDER]
+    configs: list[LayerConfig] = [config_of(settings, layer) for layer in _registry.LAYERS]
     return [config for config in configs if config.enabled]
 
 

@@ -2,52 +2,31 @@
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from typing import Any, Final
 
-__all__ = ("EXPECTED_LAYERS", "Routes", "find_layers", "find_routes", "routes_from_openapi")
+from hardening import _registry
 
-_MIDDLEWARE: Final = (
-    ("request_id", "hardening.logs.requestid", "RequestIdMiddleware"),
-    ("access_log", "hardening.logs.access", "AccessLogMiddleware"),
-    ("errors", "hardening.errorguard", "ErrorGuardMiddleware"),
-    ("tracing", "hardening.monitoring.tracing", "TracingMiddleware"),
-    ("health", "hardening.health.middleware", "HealthMiddleware"),
-    ("headers", "hardening.headers._middleware", "SecurityHeadersMiddleware"),
-    ("hosts", "hardening.hosts", "TrustedHostMiddleware"),
-    ("https_redirect", "hardening.httpsredirect", "HTTPSRedirectMiddleware"),
-    ("cors", "hardening.cors", "CORSMiddleware"),
-    ("csrf", "hardening.csrf", "CSRFMiddleware"),
-    ("body_limit", "hardening.bodylimit", "BodyLimitMiddleware"),
-    ("rate_limit", "hardening.ratelimit.middleware", "RateLimitMiddleware"),
-)
+__all__ = ("EXPECTED_LAYERS", "Routes", "expected_layers", "find_layers", "find_routes", "routes_from_openapi")
 
-EXPECTED_LAYERS: Final = ("request_id", "errors", "health", "headers", "hosts", "cors", "body_limit", "rate_limit")
+
+def expected_layers() -> tuple[str, ...]:
+    """Return the layers a production stack should have (``expected`` in the registry)."""
+    return tuple(layer.name for layer in _registry.LAYERS if layer.expected)
+
+
+EXPECTED_LAYERS: Final = expected_layers()
 """Layers a production stack should have (the others are optional or off by default)."""
 
 _MAX_DEPTH: Final = 64
 _WRITE_METHODS: Final = ("POST", "PUT", "PATCH")
 
 
-def _classes() -> dict[type, str]:
-    found: dict[type, str] = {}
-    for name, module, attr in _MIDDLEWARE:
-        try:
-            found[getattr(importlib.import_module(module), attr)] = name
-        except (ImportError, AttributeError):  # pragma: no cover - a layer being reworked
-            continue
-    return found
-
-
-def _config_layer(config: Any) -> str | None:
-    from hardening._compose import LAYER_ORDER
-    from hardening.settings import HardeningSettings
-
-    for name in LAYER_ORDER:
-        annotation = HardeningSettings.model_fields[name].annotation
-        if isinstance(annotation, type) and isinstance(config, annotation):
-            return name
+def _layer_of(node: Any) -> str | None:
+    """The registry name of a middleware class, or of the config a ``Middleware`` entry holds."""
+    for layer in _registry.LAYERS:
+        if node is layer.middleware or isinstance(node, layer.config):
+            return layer.name
     return None
 
 
@@ -69,18 +48,15 @@ def find_layers(app: Any) -> tuple[str, ...]:
     Walks the ``.app`` attributes of the middleware chain, and the ``user_middleware``
     list of Starlette and FastAPI apps (``middleware_list()`` entries included).
     """
-    classes = _classes()
     layers: list[str] = []
     for node in _chain(app):
-        name = classes.get(type(node))
+        name = _layer_of(type(node))
         if name is not None and name not in layers:
             layers.append(name)
         for entry in getattr(node, "user_middleware", None) or ():
-            cls = getattr(entry, "cls", None)
-            kwargs = getattr(entry, "kwargs", {}) or {}
-            name = classes.get(cls) if isinstance(cls, type) else None
-            if name is None and "config" in kwargs:
-                name = _config_layer(kwargs["config"])
+            name = _layer_of(getattr(entry, "cls", None))
+            if name is None:
+                name = _layer_of((getattr(entry, "kwargs", {}) or {}).get("config"))
             if name is not None and name not in layers:
                 layers.append(name)
     return tuple(layers)

@@ -8,7 +8,7 @@ Each capability config nests under one field, so with the ``HARDENING_`` prefix 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
@@ -20,6 +20,7 @@ from hardening.clientip import ProxyConfig
 from hardening.cors import CORSConfig
 from hardening.csrf import CSRFConfig
 from hardening.errorguard import ErrorGuardConfig
+from hardening.findings import Rule
 from hardening.headers import SecurityHeadersConfig
 from hardening.health import HealthConfig
 from hardening.hosts import TrustedHostConfig
@@ -29,6 +30,7 @@ from hardening.monitoring import SentryConfig, TracingConfig
 from hardening.pool import PoolConfig
 from hardening.ratelimit import RateLimitConfig
 from hardening.settings.base import SettingsBase
+from hardening.settings.rules import CHECKS
 
 __all__ = ("AppSettings", "Environment", "HardeningSettings")
 
@@ -41,6 +43,10 @@ class HardeningSettings(SettingsBase):
     """
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX)
+
+    rules: ClassVar[tuple[Rule, ...]] = CHECKS
+    """The rules about the settings themselves (debug mode, weak secrets), which walk
+    every field; each config's own rules are listed by the layer registry."""
 
     environment: Environment = "production"
     """Where the service runs: development, test, staging or production. Missing or
