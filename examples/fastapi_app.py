@@ -11,6 +11,7 @@ from fastapi import Depends, FastAPI
 from pydantic import BaseModel, Field
 
 from hardening import HardeningSettings, harden, install_problem_handlers
+from hardening.openapi import document_problems
 from hardening.ratelimit import RateLimitDependency
 
 
@@ -21,6 +22,7 @@ class Item(BaseModel):
 
 api = FastAPI(title="Inventory")
 install_problem_handlers(api)  # 422s point at fields and never echo the submitted values
+document_problems(api)  # /openapi.json lists those problem+json answers on every operation
 
 
 @api.post("/items", status_code=201)
