@@ -17,7 +17,14 @@ __all__ = ("add_arguments", "run")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``audit`` arguments to ``parser``."""
-    parser.add_argument("target", help="MODULE:APP (probed in-process, no network) or an http(s):// URL")
+    parser.add_argument(
+        "target", help="MODULE:APP (probed in-process, no network; like uvicorn's) or an http(s):// URL"
+    )
+    parser.add_argument(
+        "--factory",
+        action="store_true",
+        help="MODULE:APP names an app factory to call (a zero-argument callable is detected anyway)",
+    )
     parser.add_argument(
         "--settings", metavar="MODULE:SettingsClass", help="also check these settings (environment report, rules)"
     )
@@ -30,7 +37,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--burst-path", metavar="PATH", help="where the burst goes (default: --path)")
     parser.add_argument("--burst-max", type=int, default=200, metavar="N", help="most requests in the burst")
     parser.add_argument("--path", default="/", help="the page graded for headers (default /)")
-    parser.add_argument("--host", help="the Host the service answers (default: from --settings, else testserver)")
+    parser.add_argument(
+        "--host",
+        help="the Host the service answers (default: from --settings, else the app's trusted hosts, else testserver)",
+    )
     parser.add_argument("--origin", help="a CORS origin the service allows (default: from --settings)")
     parser.add_argument("--timeout", type=float, default=5.0, help="seconds per request (default 5)")
 
@@ -91,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
             burst_max=args.burst_max,
             request_timeout=args.timeout,
             progress=progress,
+            factory=args.factory,
         )
     except (AuditError, MissingDependencyError) as exc:
         progress.clear()

@@ -160,6 +160,8 @@ class TrustedHostMiddleware:
         config = config or TrustedHostConfig()
         self.app = app
         hosts = config.effective_hosts(environment)
+        self.allowed_hosts: tuple[str, ...] = hosts
+        """The hosts answered in this environment (read by ``hardening audit`` for its ``Host``)."""
         self._allow_all = "*" in hosts
         exact: dict[str, set[int] | None] = {}
         wildcards: list[tuple[str, int | None]] = []

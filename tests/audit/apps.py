@@ -99,3 +99,13 @@ def __getattr__(name: str) -> Any:
     if name == "hardened_app":
         return hardened_starlette()
     raise AttributeError(name)
+
+
+def create_hardened() -> Any:
+    """An app factory (``hardening audit tests.audit.apps:create_hardened``, like uvicorn's ``--factory``)."""
+    return hardened_starlette()
+
+
+def create_nothing() -> Any:
+    """A factory that returns something that is not an ASGI app."""
+    return 42

@@ -189,6 +189,15 @@ _SPECS: Final = (
         _HOSTS,
     ),
     CheckSpec(
+        "AUD-RUN-001",
+        "P1",
+        "Configuration",
+        "The probes reach the app",
+        "Every request was refused by a host check, so nothing behind it could be checked.",
+        "Pass the Host the service answers (`--host api.example.com`), or list it in `HARDENING_HOSTS__ALLOWED_HOSTS`.",
+        _HOSTS,
+    ),
+    CheckSpec(
         "AUD-RL-001",
         "P1",
         "Security",

@@ -230,6 +230,7 @@ class AuditReport:
                 "passed": len(self.passed),
                 "skipped": len(self.skipped),
             },
+            "not_tested": [{"id": f.id, "reason": f.observed} for f in self.skipped],
             "layers": list(self.layers) if self.layers is not None else None,
             "notes": list(self.notes),
             "findings": [finding.to_dict() for finding in self.findings],

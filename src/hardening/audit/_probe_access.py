@@ -10,9 +10,13 @@ from hardening.audit._model import AuditFinding, Exchange
 if TYPE_CHECKING:
     from hardening.audit._context import ProbeContext
 
-__all__ = ("probe_cors", "probe_hosts")
+__all__ = ("probe_cors", "probe_hosts", "refused_by_host")
 
 _REFUSED: Final = frozenset({400, 403, 421})
+_HOST_REFUSALS: Final = frozenset({400, 421})
+_ANSWERED_ANYWAY: Final = ("/livez", "/healthz", "/readyz", "/health", "/startupz")
+"""Paths a trusted-hosts layer lets through whatever the Host (probes send the pod IP)."""
+_STILL_VALID: Final = ("AUD-HEALTH-", "AUD-SET-", "AUD-STACK-")
 _PREFLIGHT: Final = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
 
 
@@ -127,3 +131,26 @@ async def probe_hosts(ctx: ProbeContext) -> list[AuditFinding]:
     echoed = " and the redirect points to it" if FOREIGN_HOST in location else ""
     observed = f"`Host: {FOREIGN_HOST}` reached the app (status {foreign.status}){echoed}."
     return [AuditFinding.of("AUD-HOST-001", "fail", observed, [foreign])]
+
+
+def refused_by_host(findings: list[AuditFinding], exchanges: list[Exchange], *, host_given: bool) -> list[AuditFinding]:
+    """When a host check refused every probe, say so once (AUD-RUN-001) instead of its consequences.
+
+    Every answer outside the health paths was a 400 or 421 that names the host: the
+    findings that depend on those answers become "not tested", with that reason.
+    """
+    answered = [e for e in exchanges if e.status is not None and not e.path.startswith(_ANSWERED_ANYWAY)]
+    if not answered or any(e.status not in _HOST_REFUSALS or "host" not in e.body.lower() for e in answered):
+        return findings
+    host = next((value for name, value in answered[0].request_headers if name.lower() == "host"), "?")
+    how = "given with --host" if host_given else "the audit's default"
+    observed = (
+        f"All {len(answered)} requests were refused by a host check ({answered[0].status} for Host {host}, "
+        f"{how}); pass the Host the service answers with --host."
+    )
+    reason = f"Not tested: every request was refused by a host check ({answered[0].status} for Host {host})."
+    kept = [
+        f if f.id.startswith(_STILL_VALID) or not f.id.startswith("AUD-") else AuditFinding.of(f.id, "skip", reason)
+        for f in findings
+    ]
+    return [AuditFinding.of("AUD-RUN-001", "fail", observed, answered[:1]), *kept]

@@ -63,7 +63,9 @@ def _from_report(report: SettingsReport) -> list[AuditFinding]:
             AuditFinding.of(
                 "AUD-SET-002",
                 "fail",
-                f"{len(broken)} setting(s) missing or invalid in {report.settings_class}.",
+                f"{len(broken)} setting(s) missing or invalid in {report.settings_class}: "
+                + ", ".join(f"{p.env_var or p.setting} ({p.kind})" for p in broken)
+                + ".",
                 details=[f"{p.env_var}: {p.kind}: {p.message}" for p in broken],
             )
         )

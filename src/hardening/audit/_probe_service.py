@@ -133,14 +133,22 @@ async def probe_errors(ctx: ProbeContext) -> list[AuditFinding]:
             finding = AuditFinding.of("AUD-ERR-002", "warn", "405 without an `Allow` header.", [refused])
         findings.append(finding)
 
-    method, path = ctx.routes.json_endpoint() or ("POST", ctx.path)
+    known = ctx.routes.json_endpoint()
+    method, path = known or ("POST", ctx.path)
     malformed = await ctx.get(
         method, path, headers={"Content-Type": "application/json"}, content=b'{"hardening-audit": '
     )
     if malformed.status in (404, 405):
         findings.append(AuditFinding.of("AUD-ERR-003", "skip", "No endpoint taking a JSON body found.", [malformed]))
+    elif known is None and (malformed.status is None or malformed.status < 500):
+        # Only a route that reads a body can mishandle one; a crash is a finding anyway.
+        why = (
+            f"No route known to read a request body (no POST, PUT or PATCH route in the app or its OpenAPI "
+            f"document); {method} {path} with malformed JSON answered {malformed.status or malformed.reason}."
+        )
+        findings.append(AuditFinding.of("AUD-ERR-003", "skip", why, [malformed]))
     else:
-        findings.append(_status_answer("AUD-ERR-003", malformed, range(400, 500), "Malformed JSON"))
+        findings.append(_status_answer("AUD-ERR-003", malformed, range(400, 500), f"Malformed JSON to {method} {path}"))
     big = await ctx.get(
         method,
         path,

@@ -37,24 +37,31 @@ def _verdict(report: AuditReport, fail_level: FailLevel) -> str:
 
 def render_text(report: AuditReport, fail_level: FailLevel = "p1") -> str:
     """Render the terminal summary: one line per problem, then the verdict."""
-    lines = [f"hardening audit {report.version}: {report.target} ({report.mode}, {report.base_url})", ""]
+    lines = [f"hardening audit {report.version}: {report.target} ({report.mode}, {report.base_url})"]
     for finding in report.problems:
         lines.append(f"  {_ICON[finding.status]} {finding.priority} {finding.id:<18} {finding.title}")
-        lines.append(f"       {finding.observed}")
-        lines.append(f"       fix: {finding.fix}")
-    if report.skipped:
-        lines.append("")
-        lines.append("  not tested: " + ", ".join(f.id for f in report.skipped))
+        lines.extend(f"       {text}" for text in (finding.observed, *finding.details) if text.strip())
+        if finding.fix.strip():
+            lines.append(f"       fix: {finding.fix}")
+    for reason, ids in _not_tested(report).items():
+        lines.append(f"  {_ICON['skip']} not tested: {', '.join(ids)}: {reason}")
     if report.layers is not None:
         lines.append("  hardening layers: " + (", ".join(report.layers) or "none"))
     lines.extend(f"  note: {note}" for note in report.notes)
-    lines.append("")
     lines.append(
         f"{len(report.problems)} problem(s) ({_counts(report)}), {len(report.passed)} passed, "
         f"{len(report.skipped)} not tested."
     )
     lines.append(_verdict(report, fail_level))
     return redact_text("\n".join(lines))
+
+
+def _not_tested(report: AuditReport) -> dict[str, list[str]]:
+    """The IDs not tested, grouped by their reason (one line per reason)."""
+    groups: dict[str, list[str]] = {}
+    for finding in report.skipped:
+        groups.setdefault(finding.observed.strip() or "no reason given", []).append(finding.id)
+    return groups
 
 
 def _finding_md(finding: AuditFinding, index: int) -> list[str]:

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import datetime
 import functools
-import importlib
 import json
-import sys
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import anyio
@@ -17,7 +14,7 @@ from hardening.audit._client import Prober, TargetUnreachableError
 from hardening.audit._context import ProbeContext
 from hardening.audit._lifespan import lifespan, with_state
 from hardening.audit._model import AuditError, AuditFinding, AuditReport
-from hardening.audit._probe_access import probe_cors, probe_hosts
+from hardening.audit._probe_access import probe_cors, probe_hosts, refused_by_host
 from hardening.audit._probe_config import check_settings_findings, stack_findings
 from hardening.audit._probe_headers import probe_headers, probe_leaks
 from hardening.audit._probe_service import (
@@ -28,6 +25,7 @@ from hardening.audit._probe_service import (
     probe_request_ids,
 )
 from hardening.audit._stack import Routes, find_layers, find_routes, routes_from_openapi
+from hardening.audit._target import app_host, build_target, load_app
 from hardening.redaction import redact_url
 
 if TYPE_CHECKING:
@@ -40,28 +38,6 @@ Progress = Callable[[int, int, str], None]
 
 _URL_CONCURRENCY: Final = 8
 _OPENAPI: Final = "/openapi.json"
-
-
-def load_app(target: str) -> Any:
-    """Import ``MODULE:APP`` (the current directory is importable) and return the app."""
-    module_name, sep, attr = target.partition(":")
-    if not sep or not module_name or not attr:
-        msg = f"target must be MODULE:APP or an http(s):// URL, got {target!r}"
-        raise AuditError(msg)
-    if str(Path.cwd()) not in sys.path and "" not in sys.path:
-        sys.path.insert(0, str(Path.cwd()))
-    try:
-        module = importlib.import_module(module_name)
-    except Exception as exc:
-        msg = f"cannot import module {module_name!r} ({type(exc).__name__})"
-        raise AuditError(msg) from None
-    app: Any = module
-    for part in attr.split("."):
-        app = getattr(app, part, None)
-    if not callable(app):
-        msg = f"{target!r} is not an ASGI app"
-        raise AuditError(msg)
-    return app
 
 
 def _hardening_of(settings: Any) -> Any:
@@ -80,13 +56,13 @@ def _hardening_of(settings: Any) -> Any:
     return found if isinstance(found, HardeningSettings) else None
 
 
-def _host_and_origin(settings: Any, host: str | None, origin: str | None) -> tuple[str, str | None]:
+def _host_and_origin(settings: Any, host: str | None, origin: str | None) -> tuple[str | None, str | None]:
     hardening = _hardening_of(settings) if settings is not None else None
     if host is None and hardening is not None:
         host = next((h for h in hardening.hosts.allowed_hosts if "*" not in h), None)
     if origin is None and hardening is not None:
         origin = next((o for o in hardening.cors.allow_origins if "*" not in o and o != "null"), None)
-    return host or "testserver", origin
+    return host, origin
 
 
 def _label(app: Any) -> str:
@@ -148,7 +124,7 @@ async def _probe(
 
 
 async def run_audit(
-    target: ASGIApp | str,
+    target: ASGIApp | Callable[[], ASGIApp] | str,
     *,
     settings: Any = None,
     host: str | None = None,
@@ -160,18 +136,25 @@ async def run_audit(
     request_timeout: float = 5.0,
     progress: Progress | None = None,
     name: str | None = None,
+    factory: bool = False,
 ) -> AuditReport:
     """Audit ``target`` and return the report (async version of :func:`audit`)."""
     from hardening import __version__
     from hardening._imports import require
 
     httpx: Any = require("httpx", extra="audit", feature="the audit")
+    notes: list[str] = []
+    app: ASGIApp | None = None
     if isinstance(target, str) and not target.startswith(("http://", "https://")):
         name = name or target
         target = load_app(target)
+    if not isinstance(target, str):
+        built = build_target(target, name=name or str(getattr(target, "__qualname__", "the target")), factory=factory)
+        app = built.app
+        notes.extend(built.notes)
     configuration = check_settings_findings(settings)
+    given_host = host
     host, origin = _host_and_origin(settings, host, origin)
-    notes: list[str] = []
     ctx_args: dict[str, Any] = {
         "path": path,
         "origin": origin,
@@ -179,8 +162,8 @@ async def run_audit(
         "burst_path": burst_path or path,
         "burst_max": burst_max,
     }
-    if isinstance(target, str):
-        base_url = target.rstrip("/")
+    if app is None:  # a URL
+        base_url = str(target).rstrip("/")
         async with httpx.AsyncClient(base_url=base_url, timeout=request_timeout, follow_redirects=False) as client:
             ctx = ProbeContext(
                 Prober(client, timeout=request_timeout), base_url, routes=await _url_routes(client), **ctx_args
@@ -193,12 +176,22 @@ async def run_audit(
                 ctx, progress, configuration=configuration, layers=None, concurrency=_URL_CONCURRENCY
             )
         return AuditReport(
-            redact_url(target), "url", redact_url(base_url), _now(), tuple(findings), None, tuple(notes), __version__
+            redact_url(str(target)),
+            "url",
+            redact_url(base_url),
+            _now(),
+            tuple(findings),
+            None,
+            tuple(notes),
+            __version__,
         )
 
-    app = target
     layers = find_layers(app)
-    base_url = f"https://{host}"
+    if host is None:
+        host = app_host(app)
+        if host is not None:
+            notes.append(f"Host {host} taken from the app's trusted-hosts layer (pass --host to choose another).")
+    base_url = f"https://{host or 'testserver'}"
     async with lifespan(app, startup_timeout=request_timeout * 2) as state:
         if state is None:
             notes.append("The app does not support the ASGI lifespan protocol; probed without start-up.")
@@ -207,21 +200,26 @@ async def run_audit(
             ctx = ProbeContext(Prober(client, timeout=request_timeout), base_url, routes=find_routes(app), **ctx_args)
             ctx.baseline = await ctx.get("GET", path)
             findings = await _probe(ctx, progress, configuration=configuration, layers=layers, concurrency=1)
+    findings = refused_by_host(findings, ctx.prober.exchanges, host_given=given_host is not None)
     label = name or _label(app)
     return AuditReport(label, "in-process", base_url, _now(), tuple(findings), layers, tuple(notes), __version__)
 
 
-def audit(target: ASGIApp | str, **options: Any) -> AuditReport:
+def audit(target: ASGIApp | Callable[[], ASGIApp] | str, **options: Any) -> AuditReport:
     """Audit an ASGI app in-process, or a running service by URL, and return the report.
 
     Args:
-        target: An ASGI app object, ``"MODULE:APP"``, or an ``http://``/``https://`` URL.
+        target: An ASGI app object or app factory, ``"MODULE:APP"`` (uvicorn's form), or an
+            ``http://``/``https://`` URL.
         **options: ``settings`` (a settings class or object: adds the configuration
             checks), ``host`` (the ``Host`` the service answers; default: the first
-            allowed host in ``settings``, else ``testserver``), ``origin`` (an allowed
-            CORS origin), ``path`` (the page graded, default ``/``), ``burst``
-            (``False`` skips the rate-limit burst), ``burst_path``, ``burst_max``,
-            ``request_timeout`` (seconds per request), ``progress`` (a callback) and ``name``.
+            allowed host in ``settings``, else one the app's own trusted-hosts layer
+            accepts, else ``testserver``), ``origin`` (an allowed CORS origin), ``path``
+            (the page graded, default ``/``), ``burst`` (``False`` skips the rate-limit
+            burst), ``burst_path``, ``burst_max``, ``request_timeout`` (seconds per
+            request), ``progress`` (a callback), ``name`` and ``factory`` (``True``:
+            ``target`` is an app factory to call; a zero-argument callable is detected
+            as one anyway, and the report says so).
 
     Returns:
         The :class:`~hardening.audit.AuditReport`.
