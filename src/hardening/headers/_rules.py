@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Final
 
 from hardening._config import env_var
 from hardening.checks import Check, Finding
+from hardening.headers._profile import DOCS_PROFILE
 from hardening.headers.csp import NONCE_SOURCE, parse_policy
 
 if TYPE_CHECKING:
@@ -56,14 +57,16 @@ def csp_unsafe_inline_scripts(settings: HardeningSettings) -> Iterator[Finding]:
     """HARDENING-HDR-002: an enforced CSP lets inline scripts run (``'unsafe-inline'``).
 
     ``'unsafe-inline'`` next to a nonce or hash is ignored by browsers and not reported.
-    The ``docs`` profile (Swagger UI's inline bootstrap) is reported as a warning.
+    A ``docs`` CSP that was set is reported as a warning; the library's own default
+    docs CSP (Swagger UI's inline bootstrap, sent only on the docs routes of
+    ``path_profiles``) is not, so the default settings pass their own rules.
     """
     headers = settings.headers
     if not headers.enabled:
         return
     for name in _PROFILES:
         text = headers.profile(name).csp
-        if text is None:
+        if text is None or (name == "docs" and text == DOCS_PROFILE.csp):
             continue
         directives = parse_policy(text)
         sources = directives.get("script-src") or directives.get("default-src") or ()
