@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from hardening.ratelimit._rules import CHECKS
 from hardening.ratelimit.breaker import CircuitBreaker, is_storage_error
-from hardening.ratelimit.config import RateLimitConfig, RateLimitRule
+from hardening.ratelimit.config import PolicyOptions, RateLimitConfig, RateLimitRule
 from hardening.ratelimit.endpoints import RateLimitDependency, RateLimitExceeded, rate_limit
 from hardening.ratelimit.limiter import Decision, LimiterHealth, RateLimiter, active_limiters
 from hardening.ratelimit.middleware import RateLimitMiddleware
@@ -27,6 +27,7 @@ __all__ = (
     "LimiterHealth",
     "MemoryStore",
     "Outcome",
+    "PolicyOptions",
     "RateLimitConfig",
     "RateLimitDependency",
     "RateLimitExceeded",

@@ -1,82 +1,92 @@
 """Lua scripts that decide a whole policy in one Redis round trip.
 
-Each script takes one key per limit (``KEYS``) and ``ARGV = [cost, amount_1, window_ms_1,
-amount_2, window_ms_2, ...]``. It checks every limit first and consumes all of them only
-when all allow the request ("all or none"), so a rejected request never uses quota. It
-returns ``[allowed, remaining_1, reset_ms_1, remaining_2, reset_ms_2, ...]`` where
-``reset_ms`` is how long until more quota is available for that limit.
+Each is a translation of the window functions of :mod:`hardening.ratelimit.windows`, in
+integer milliseconds: ``fits`` for every limit, then ``take`` for every limit, so a
+rejected request consumes nothing ("all or none"). A property test runs both on the same
+hits against a real Redis and checks they decide alike.
 
-Time comes from the Redis server (``TIME``) for the moving window and the sliding window
-counter, so workers with skewed clocks still agree.
+``KEYS`` has one key per limit (the policy's keys share a hash tag, so a Redis Cluster
+serves them from one node). ``ARGV = [now_ms, cost, force, amount_1, window_ms_1, ...]``,
+where an empty ``now_ms`` means Redis' own clock (``TIME``, so workers with skewed clocks
+agree) and ``force = 1`` charges the request even when it does not fit (recording what
+the fallback admitted). The reply is ``[allowed, remaining_1, reset_ms_1, ...]``.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-__all__ = ("FIXED_WINDOW", "MOVING_WINDOW", "PING_SCRIPT", "SCRIPTS", "SLIDING_WINDOW_COUNTER")
+__all__ = ("SCRIPTS",)
 
-FIXED_WINDOW: Final = """
-local cost = tonumber(ARGV[1])
-local n = #KEYS
-local counts, ttls = {}, {}
-local allowed = 1
-for i = 1, n do
-  local amount = tonumber(ARGV[2 * i])
-  local ttl = redis.call('PTTL', KEYS[i])
-  local count = 0
-  if ttl > 0 then count = tonumber(redis.call('GET', KEYS[i]) or '0') end
-  counts[i], ttls[i] = count, ttl
-  if count + cost > amount then allowed = 0 end
+_HEAD: Final = """
+local now = tonumber(ARGV[1])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
-local out = {allowed}
+local cost = tonumber(ARGV[2])
+local force = ARGV[3] == '1'
+local n = #KEYS
+local allowed = true
+local out = {0}
+"""
+
+_TAIL: Final = """
+if force then allowed = true end
+if allowed then out[1] = 1 end
 for i = 1, n do
-  local amount = tonumber(ARGV[2 * i])
-  local window = tonumber(ARGV[2 * i + 1])
-  local count, ttl = counts[i], ttls[i]
-  if allowed == 1 then
-    if ttl > 0 then
-      count = redis.call('INCRBY', KEYS[i], cost)
-    else
-      redis.call('SET', KEYS[i], cost, 'PX', window)
-      count, ttl = cost, window
-    end
-  end
-  if ttl <= 0 then ttl = window end
-  local remaining = amount - count
+  local remaining, reset = take(i, tonumber(ARGV[2 * i + 2]), tonumber(ARGV[2 * i + 3]))
   if remaining < 0 then remaining = 0 end
-  out[#out + 1] = remaining
-  out[#out + 1] = ttl
+  out[2 * i], out[2 * i + 1] = remaining, reset
 end
 return out
 """
 
-MOVING_WINDOW: Final = """
-local cost = tonumber(ARGV[1])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local n = #KEYS
-local entries, counts = {}, {}
-local allowed = 1
+FIXED_WINDOW: Final = (
+    _HEAD
+    + """
+-- state: a hash {c = count, e = end of the window}
+local counts, ends, rolled = {}, {}, {}
 for i = 1, n do
-  local amount = tonumber(ARGV[2 * i])
-  local window = tonumber(ARGV[2 * i + 1])
-  local list = redis.call('LRANGE', KEYS[i], 0, amount - 1)
+  local amount, window = tonumber(ARGV[2 * i + 2]), tonumber(ARGV[2 * i + 3])
+  local state = redis.call('HMGET', KEYS[i], 'c', 'e')
+  local c, e = tonumber(state[1]) or 0, tonumber(state[2])
+  rolled[i] = false
+  if not e or now >= e then c, e, rolled[i] = 0, now + window, true end
+  counts[i], ends[i] = c, e
+  if c + cost > amount then allowed = false end
+end
+local function take(i, amount, window)
+  if allowed then counts[i] = counts[i] + cost end
+  if allowed or rolled[i] then
+    redis.call('HSET', KEYS[i], 'c', counts[i], 'e', ends[i])
+    redis.call('PEXPIRE', KEYS[i], ends[i] - now)
+  end
+  return amount - counts[i], ends[i] - now
+end
+"""
+    + _TAIL
+)
+
+MOVING_WINDOW: Final = (
+    _HEAD
+    + """
+-- state: a list of hit times, newest first, at most `amount` long
+local hits = {}
+for i = 1, n do
+  local amount, window = tonumber(ARGV[2 * i + 2]), tonumber(ARGV[2 * i + 3])
   local inside = {}
-  for _, v in ipairs(list) do
+  for _, v in ipairs(redis.call('LRANGE', KEYS[i], 0, amount - 1)) do
     local ts = tonumber(v)
     if ts > now - window then inside[#inside + 1] = ts else break end
   end
-  entries[i], counts[i] = inside, #inside
-  if #inside + cost > amount then allowed = 0 end
+  hits[i] = inside
+  if #inside + cost > amount then allowed = false end
 end
-local out = {allowed}
-for i = 1, n do
-  local amount = tonumber(ARGV[2 * i])
-  local window = tonumber(ARGV[2 * i + 1])
-  local inside, count = entries[i], counts[i]
-  local reset = window
-  if allowed == 1 then
+local function take(i, amount, window)
+  local inside = hits[i]
+  local count, reset = #inside, window
+  if allowed then
     for _ = 1, cost do redis.call('LPUSH', KEYS[i], now) end
     redis.call('LTRIM', KEYS[i], 0, amount - 1)
     redis.call('PEXPIRE', KEYS[i], window)
@@ -85,59 +95,46 @@ for i = 1, n do
   elseif cost <= amount and inside[amount - cost + 1] then
     reset = inside[amount - cost + 1] + window - now
   end
-  local remaining = amount - count
-  if remaining < 0 then remaining = 0 end
-  out[#out + 1] = remaining
-  out[#out + 1] = reset
+  return amount - count, reset
 end
-return out
 """
+    + _TAIL
+)
 
-SLIDING_WINDOW_COUNTER: Final = """
-local cost = tonumber(ARGV[1])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local n = #KEYS
-local currs, prevs, weights, elapseds, curkeys = {}, {}, {}, {}, {}
-local allowed = 1
+SLIDING_WINDOW_COUNTER: Final = (
+    _HEAD
+    + """
+-- state: one counter per window index, KEYS[i]:index; the previous one is weighted
+local curr, prev, idx = {}, {}, {}
+local function used(i, window)
+  return prev[i] * (window - (now - idx[i] * window)) + curr[i] * window
+end
 for i = 1, n do
-  local amount = tonumber(ARGV[2 * i])
-  local window = tonumber(ARGV[2 * i + 1])
+  local amount, window = tonumber(ARGV[2 * i + 2]), tonumber(ARGV[2 * i + 3])
   local index = math.floor(now / window)
-  local elapsed = now - index * window
-  local curkey = KEYS[i] .. ':' .. index
-  local curr = tonumber(redis.call('GET', curkey) or '0')
-  local prev = tonumber(redis.call('GET', KEYS[i] .. ':' .. (index - 1)) or '0')
-  local weighted = prev * (window - elapsed) / window + curr
-  currs[i], prevs[i], weights[i], elapseds[i], curkeys[i] = curr, prev, weighted, elapsed, curkey
-  if weighted + cost > amount then allowed = 0 end
+  idx[i] = index
+  curr[i] = tonumber(redis.call('GET', KEYS[i] .. ':' .. index) or '0')
+  prev[i] = tonumber(redis.call('GET', KEYS[i] .. ':' .. (index - 1)) or '0')
+  if used(i, window) + cost * window > amount * window then allowed = false end
 end
-local out = {allowed}
-for i = 1, n do
-  local amount = tonumber(ARGV[2 * i])
-  local window = tonumber(ARGV[2 * i + 1])
-  local weighted, prev, elapsed = weights[i], prevs[i], elapseds[i]
-  local reset = window - elapsed
-  if allowed == 1 then
-    redis.call('INCRBY', curkeys[i], cost)
-    redis.call('PEXPIRE', curkeys[i], 2 * window)
-    weighted = weighted + cost
+local function take(i, amount, window)
+  local u = used(i, window)
+  local left = window - (now - idx[i] * window)
+  local reset = left
+  if allowed then
+    local key = KEYS[i] .. ':' .. idx[i]
+    redis.call('INCRBY', key, cost)
+    redis.call('PEXPIRE', key, 2 * window)
+    u = u + cost * window
   else
-    local excess = weighted + cost - amount
-    if prev > 0 and excess <= prev * (window - elapsed) / window then
-      reset = math.ceil(excess * window / prev)
-    end
+    local excess = u + cost * window - amount * window
+    if excess > 0 and excess <= prev[i] * left then reset = math.ceil(excess / prev[i]) end
   end
-  local remaining = math.floor(amount - weighted)
-  if remaining < 0 then remaining = 0 end
-  out[#out + 1] = remaining
-  out[#out + 1] = reset
+  return math.floor((amount * window - u) / window), reset
 end
-return out
 """
-
-PING_SCRIPT: Final = "return 1"
-"""A tiny script the recovery probe runs to prove scripting works again."""
+    + _TAIL
+)
 
 SCRIPTS: Final = {
     "fixed-window": FIXED_WINDOW,

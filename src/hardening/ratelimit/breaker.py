@@ -29,7 +29,8 @@ from typing import Any, Final, Literal
 
 import anyio
 
-from hardening.ratelimit.stores import STORAGE_ERROR_NAMES, Limit, Outcome, Store, Strategy
+from hardening.ratelimit.stores import STORAGE_ERROR_NAMES, Store
+from hardening.ratelimit.windows import Limit, Outcome, Strategy
 
 __all__ = ("BreakerState", "CircuitBreaker", "is_storage_error")
 

@@ -14,8 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from hardening._config import LayerConfig
 from hardening._imports import require
+from hardening._paths import HEALTH_PROBE_PATHS, check_path_prefixes
 from hardening.errors import SafeValueError
-from hardening.ratelimit.stores import Limit, Strategy
+from hardening.ratelimit.windows import Limit, Strategy
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
@@ -27,6 +28,7 @@ __all__ = (
     "FailureMode",
     "FallbackScale",
     "KeyKind",
+    "PolicyOptions",
     "RateLimitConfig",
     "RateLimitRule",
     "parse_limits",
@@ -44,10 +46,9 @@ so the aggregate stays near the global quota (``per_worker``), or kept the ``sam
 KeyKind = Literal["ip", "api_key", "user"]
 """Who a bucket belongs to: the client address, the API key, or the authenticated user."""
 
-DEFAULT_EXEMPT_PATHS: Final = ("/livez", "/readyz", "/startupz", "/health")
+DEFAULT_EXEMPT_PATHS: Final = HEALTH_PROBE_PATHS
 """Health endpoints, never rate limited: a probe must not be answered 429."""
 
-_ENV: Final = "HARDENING_RATE_LIMIT__"
 _NAME: Final = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 _ASYNC_SCHEMES: Final = {
     "redis": "async+redis",
@@ -68,8 +69,8 @@ _ASYNC_SCHEMES: Final = {
 _OWN_REDIS: Final = frozenset({"async+redis", "async+rediss", "async+redis+unix"})
 
 
-def parse_limits(text: str, *, setting: str, env_var: str) -> tuple[Limit, ...]:
-    """Parse ``"10/second;1000/hour"`` into limits, or fail naming the setting.
+def parse_limits(text: str) -> tuple[Limit, ...]:
+    """Parse ``"10/second;1000/hour"`` into limits, or fail describing what is wrong.
 
     Uses ``limits.parse_many``: separators ``;``, ``,`` or ``|``; units second, minute,
     hour, day, month (30 days), year (360 days); ``"100 per 7 days"`` works. An empty
@@ -84,15 +85,12 @@ def parse_limits(text: str, *, setting: str, env_var: str) -> tuple[Limit, ...]:
     try:
         items = limits_mod.parse_many(text)
     except ValueError:
-        msg = (
-            f"{setting} ({env_var}) must be limits such as '10/second;1000/hour' "
-            f"(count / [n] unit, separated by ';'), got {text[:80]!r}"
-        )
+        msg = f"must be limits such as '10/second;1000/hour' (count / [n] unit, separated by ';'), got {text[:80]!r}"
         raise ValueError(msg) from None
     parsed = []
     for item in items:
         if item.amount < 1:
-            msg = f"{setting} ({env_var}): every limit must allow at least 1 request, got {item}"
+            msg = f"every limit must allow at least 1 request, got {item}"
             raise ValueError(msg)
         parsed.append(Limit(int(item.amount), int(item.get_expiry()), str(item)))
     return tuple(parsed)
@@ -108,7 +106,7 @@ def storage_kind(uri: str) -> Literal["memory", "redis", "limits"]:
     scheme = uri.partition("://")[0].lower() if "://" in uri else ""
     if scheme in _ASYNC_SCHEMES:
         msg = (
-            f"rate_limit.storage_uri ({_ENV}STORAGE_URI) uses the synchronous scheme "
+            "the storage URI uses the synchronous scheme "
             f"'{scheme}://', which would block the event loop. Use '{_ASYNC_SCHEMES[scheme]}://' "
             "instead and keep the rest of the URI as it is"
         )
@@ -120,33 +118,28 @@ def storage_kind(uri: str) -> Literal["memory", "redis", "limits"]:
     if scheme in _ASYNC_SCHEMES.values():
         return "limits"
     msg = (
-        f"rate_limit.storage_uri ({_ENV}STORAGE_URI) has an unknown scheme {scheme + '://' if scheme else ''!r}; "
+        f"the storage URI has an unknown scheme {scheme + '://' if scheme else ''!r}; "
         f"expected one of {sorted(_ASYNC_SCHEMES.values())}, for example 'async+redis://host:6379/0'"
     )
     raise SafeValueError(msg)
 
 
-class RateLimitRule(BaseModel):
-    """Limits for the requests matching a route template and methods.
+class PolicyOptions(BaseModel):
+    """The options of one rate-limit policy, written once for every way to declare one.
 
-    The first rule that matches a request decides its policy (like Starlette's routing);
-    a request that matches no rule gets the default limits. Unset optional fields take
-    the value of the same field of :class:`RateLimitConfig`.
+    :class:`RateLimitRule` adds a route to them; :func:`~hardening.ratelimit.rate_limit`
+    and :class:`~hardening.ratelimit.RateLimitDependency` take them as keyword
+    arguments. Unset optional fields take the value of the same field of
+    :class:`RateLimitConfig`.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
-    path: str
-    """A route template such as ``/items/{id}`` (``{name:path}`` matches several
-    segments, a trailing ``*`` matches any rest). Matching ignores case and a trailing
-    slash, so ``/items/1``, ``/items/2/`` and ``/ITEMS/3`` share one bucket per client."""
     limits: str = ""
     """Limits such as ``"5/minute"`` or ``"10/second;1000/hour"``; all of them apply."""
-    methods: tuple[str, ...] = ()
-    """HTTP methods the rule applies to (upper case); empty means every method."""
     name: str | None = None
-    """The policy name in headers, logs and storage keys; derived from ``path`` when
-    unset. Renaming a rule starts its counters afresh."""
+    """The policy name in headers, logs and storage keys; derived from the route (or the
+    endpoint) when unset. Renaming a policy starts its counters afresh."""
     cost: int = Field(default=1, ge=1)
     """How many units of quota one request uses."""
     key: KeyKind | None = None
@@ -163,6 +156,46 @@ class RateLimitRule(BaseModel):
     """Fallback quota scaling; defaults to ``RateLimitConfig.fallback_scale``."""
     shadow: bool | None = None
     """Decide and send headers but never reject; defaults to ``RateLimitConfig.shadow``."""
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str | None) -> str | None:
+        if value is not None and not _NAME.match(value):
+            msg = f"the name must be 1-64 letters, digits, '_', '.' or '-', got {value[:80]!r}"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("limits")
+    @classmethod
+    def _check_limits(cls, value: str) -> str:
+        parse_limits(value)
+        return value
+
+    def parsed_limits(self) -> tuple[Limit, ...]:
+        """Return the parsed :attr:`limits`."""
+        return parse_limits(self.limits)
+
+    def resolved(self, config: RateLimitConfig) -> dict[str, Any]:
+        """Return the options that default to ``config``'s, with those defaults filled in."""
+        return {
+            name: value if (value := getattr(self, name)) is not None else getattr(config, name) for name in _INHERITED
+        }
+
+
+class RateLimitRule(PolicyOptions):
+    """Limits for the requests matching a route template and methods.
+
+    The first rule that matches a request decides its policy (like Starlette's routing);
+    a request that matches no rule gets the default limits. The policy options are
+    those of :class:`PolicyOptions`.
+    """
+
+    path: str
+    """A route template such as ``/items/{id}`` (``{name:path}`` matches several
+    segments, a trailing ``*`` matches any rest). Matching ignores case and a trailing
+    slash, so ``/items/1``, ``/items/2/`` and ``/ITEMS/3`` share one bucket per client."""
+    methods: tuple[str, ...] = ()
+    """HTTP methods the rule applies to (upper case); empty means every method."""
     exempt: bool = False
     """Exempt the matching requests from every limit."""
 
@@ -170,7 +203,7 @@ class RateLimitRule(BaseModel):
     @classmethod
     def _check_path(cls, value: str) -> str:
         if not value.startswith("/"):
-            msg = f"rate_limit.rules[].path ({_ENV}RULES) must start with '/', got {value[:80]!r}"
+            msg = f"must start with '/', got {value[:80]!r}"
             raise ValueError(msg)
         return value
 
@@ -179,25 +212,10 @@ class RateLimitRule(BaseModel):
     def _upper_methods(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(method.strip().upper() for method in value)
 
-    @field_validator("name")
-    @classmethod
-    def _check_name(cls, value: str | None) -> str | None:
-        if value is not None and not _NAME.match(value):
-            msg = (
-                f"rate_limit.rules[].name ({_ENV}RULES) must be 1-64 letters, digits, '_', '.' "
-                f"or '-', got {value[:80]!r}"
-            )
-            raise ValueError(msg)
-        return value
-
     @model_validator(mode="after")
-    def _check_limits(self) -> RateLimitRule:
-        parsed = parse_limits(self.limits, setting="rate_limit.rules[].limits", env_var=f"{_ENV}RULES")
-        if not parsed and not self.exempt:
-            msg = (
-                f"rate_limit.rules[] for {self.path!r} ({_ENV}RULES) needs 'limits' such as "
-                "'5/minute', or 'exempt': true"
-            )
+    def _check_rule_limits(self) -> RateLimitRule:
+        if not self.limits.strip() and not self.exempt:
+            msg = f"the rule for {self.path!r} needs 'limits' such as '5/minute', or 'exempt': true"
             raise ValueError(msg)
         return self
 
@@ -285,17 +303,13 @@ class RateLimitConfig(LayerConfig):
     @field_validator("default_limits")
     @classmethod
     def _check_default_limits(cls, value: str) -> str:
-        parse_limits(value, setting="rate_limit.default_limits", env_var=f"{_ENV}DEFAULT_LIMITS")
+        parse_limits(value)
         return value
 
     @field_validator("exempt_paths")
     @classmethod
     def _check_exempt(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for path in value:
-            if not path.startswith("/"):
-                msg = f"rate_limit.exempt_paths ({_ENV}EXEMPT_PATHS) entries must start with '/', got {path!r}"
-                raise ValueError(msg)
-        return value
+        return check_path_prefixes(value)
 
     def build(self, app: ASGIApp, settings: HardeningSettings | None = None) -> ASGIApp:
         """Wrap ``app`` in :class:`~hardening.ratelimit.RateLimitMiddleware`.
@@ -309,3 +323,7 @@ class RateLimitConfig(LayerConfig):
 
         proxy = settings.proxy if settings is not None else None
         return RateLimitMiddleware(app, RateLimiter(self, proxy=proxy))
+
+
+_INHERITED: Final = tuple(name for name in PolicyOptions.model_fields if name in RateLimitConfig.model_fields)
+"""The policy options whose default is the config's field of the same name."""

@@ -7,13 +7,13 @@ fallback. Their limits are parsed when they are created, at import time.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import inspect
 import re
 from collections.abc import Callable, MutableMapping
 from typing import Any, Final, TypeVar
 
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -22,28 +22,19 @@ from starlette.responses import Response
 from hardening._asgi import RawHeaders
 from hardening.errors import ConfigurationError
 from hardening.problems import Problem, ProblemResponse
-from hardening.ratelimit.config import FailureMode, FallbackScale, KeyKind
+from hardening.ratelimit.config import PolicyOptions
 from hardening.ratelimit.headers import decision_headers
-from hardening.ratelimit.limiter import Decision, LimitSpec, RateLimiter
+from hardening.ratelimit.limiter import Decision, RateLimiter
 from hardening.ratelimit.middleware import LIMITER_STATE_KEY, PENDING_PROBLEM_STATE_KEY, rejection
-from hardening.ratelimit.stores import Strategy
 
 __all__ = ("RateLimitDependency", "RateLimitExceeded", "rate_limit")
 
 F = TypeVar("F", bound=Callable[..., Any])
-_NAME: Final = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 _SLUG: Final = re.compile(r"[^A-Za-z0-9]+")
 
 
 def _slug(text: str) -> str:
     return _SLUG.sub("-", text).strip("-").lower()[:64] or "endpoint"
-
-
-def _check_name(name: str) -> str:
-    if not _NAME.match(name):
-        msg = f"rate limit name must be 1-64 letters, digits, '_', '.' or '-', got {name[:80]!r}"
-        raise ConfigurationError(msg)
-    return name
 
 
 class RateLimitExceeded(HTTPException):
@@ -76,11 +67,11 @@ def _find_limiter(scope: MutableMapping[str, Any], explicit: RateLimiter | None)
 
 
 async def _decide(
-    scope: MutableMapping[str, Any], explicit: RateLimiter | None, spec: LimitSpec
+    scope: MutableMapping[str, Any], explicit: RateLimiter | None, options: PolicyOptions
 ) -> tuple[Decision, RateLimiter]:
-    """Decide one request against ``spec`` with the middleware's (or the explicit) limiter."""
+    """Decide one request against ``options`` with the middleware's (or the explicit) limiter."""
     active = _find_limiter(scope, explicit)
-    return await active.decide(active.policy_for(spec), scope), active
+    return await active.decide(active.policy_for(options), scope), active
 
 
 def _rejection(decision: Decision, limiter: RateLimiter) -> tuple[Problem, RawHeaders]:
@@ -104,46 +95,22 @@ def _add_decision_headers(response: Response, decision: Decision, limiter: RateL
         response.headers[header.decode()] = value.decode()
 
 
-def _spec(
-    limits: str,
-    name: str,
-    *,
-    cost: int,
-    key: KeyKind | None,
-    key_func: Callable[..., Any] | None,
-    strategy: Strategy | None,
-    failure_mode: FailureMode | None,
-    fallback_scale: FallbackScale | None,
-    shadow: bool | None,
-) -> LimitSpec:
-    if cost < 1:
-        msg = f"rate limit {name!r}: cost must be at least 1"
+def _options(limits: str, name: str | None, options: dict[str, Any]) -> PolicyOptions:
+    """Validate endpoint-level options now (at import time), failing loudly."""
+    label = f"rate_limit({name!r})" if name else "rate_limit()"
+    try:
+        parsed = PolicyOptions(limits=limits, name=name, **options)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'options'}: {e['msg']}" for e in exc.errors())
+        raise ConfigurationError(f"{label}: {problems}") from None
+    if not parsed.parsed_limits():
+        msg = f"{label} needs limits such as '5/minute'"
         raise ConfigurationError(msg)
-    return LimitSpec.parse(
-        limits,
-        name=_check_name(name),
-        cost=cost,
-        key=key,
-        key_func=key_func,
-        strategy=strategy,
-        failure_mode=failure_mode,
-        fallback_scale=fallback_scale,
-        shadow=shadow,
-    )
+    return parsed
 
 
 def rate_limit(
-    limits: str,
-    *,
-    name: str | None = None,
-    cost: int = 1,
-    key: KeyKind | None = None,
-    key_func: Callable[..., Any] | None = None,
-    strategy: Strategy | None = None,
-    failure_mode: FailureMode | None = None,
-    fallback_scale: FallbackScale | None = None,
-    shadow: bool | None = None,
-    limiter: RateLimiter | None = None,
+    limits: str, *, name: str | None = None, limiter: RateLimiter | None = None, **options: Any
 ) -> Callable[[F], F]:
     """Limit a Starlette endpoint (a function or method taking a ``Request``).
 
@@ -154,32 +121,18 @@ def rate_limit(
     Args:
         limits: Limits such as ``"5/minute"`` or ``"10/second;100/hour"``.
         name: The policy name (headers, keys); defaults to the endpoint's name.
-        cost: Quota units per request.
-        key: ``ip``, ``api_key`` or ``user``; defaults to the config's ``key``.
-        key_func: A callable ``(scope) -> str | None`` giving the bucket identity.
-        strategy: Counting strategy; defaults to the config's.
-        failure_mode: ``fallback``, ``open`` or ``closed``; defaults to the config's.
-        fallback_scale: ``per_worker`` or ``same``; defaults to the config's.
-        shadow: Decide without rejecting; defaults to the config's.
         limiter: A limiter to use instead of the middleware's.
+        **options: The other :class:`~hardening.ratelimit.PolicyOptions` (``cost``,
+            ``key``, ``key_func``, ``strategy``, ``failure_mode``, ``fallback_scale``,
+            ``shadow``); unset ones default to the config's.
 
     Raises:
-        ConfigurationError: The limits or the name are invalid (at decoration time).
+        ConfigurationError: The limits, the name or an option are invalid (at decoration time).
     """
-    base = _spec(  # parsed now, so a typo fails at import time even before decoration
-        limits,
-        name or "endpoint",
-        cost=cost,
-        key=key,
-        key_func=key_func,
-        strategy=strategy,
-        failure_mode=failure_mode,
-        fallback_scale=fallback_scale,
-        shadow=shadow,
-    )
+    base = _options(limits, name, options)  # parsed now, so a typo fails at import time
 
     def decorate(func: F) -> F:
-        spec = base if name else dataclasses.replace(base, name=_slug(func.__qualname__))
+        spec = base if name else base.model_copy(update={"name": _slug(func.__qualname__)})
         is_async = inspect.iscoroutinefunction(func)
 
         @functools.wraps(func)
@@ -214,62 +167,34 @@ class RateLimitDependency:
     Args:
         limits: Limits such as ``"5/minute"``.
         name: The policy name; defaults to the route's path template.
-        cost: Quota units per request.
-        key: ``ip``, ``api_key`` or ``user``.
-        key_func: A callable ``(scope) -> str | None`` giving the bucket identity.
-        strategy: Counting strategy.
-        failure_mode: ``fallback``, ``open`` or ``closed``.
-        fallback_scale: ``per_worker`` or ``same``.
-        shadow: Decide without rejecting.
         limiter: A limiter to use instead of the middleware's.
+        **options: The other :class:`~hardening.ratelimit.PolicyOptions`, as for
+            :func:`rate_limit`.
 
     Raises:
-        ConfigurationError: The limits or the name are invalid (at creation time).
+        ConfigurationError: The limits, the name or an option are invalid (at creation time).
     """
 
     def __init__(
-        self,
-        limits: str,
-        *,
-        name: str | None = None,
-        cost: int = 1,
-        key: KeyKind | None = None,
-        key_func: Callable[..., Any] | None = None,
-        strategy: Strategy | None = None,
-        failure_mode: FailureMode | None = None,
-        fallback_scale: FallbackScale | None = None,
-        shadow: bool | None = None,
-        limiter: RateLimiter | None = None,
+        self, limits: str, *, name: str | None = None, limiter: RateLimiter | None = None, **options: Any
     ) -> None:
-        self.spec = _spec(
-            limits,
-            name or "endpoint",
-            cost=cost,
-            key=key,
-            key_func=key_func,
-            strategy=strategy,
-            failure_mode=failure_mode,
-            fallback_scale=fallback_scale,
-            shadow=shadow,
-        )
-        self._named = name is not None
+        self.options = _options(limits, name, options)
         self._limiter = limiter
-        self._per_route: dict[str, LimitSpec] = {}
+        self._per_route: dict[str, PolicyOptions] = {}
 
-    def _spec_for(self, request: Request) -> LimitSpec:
-        if self._named:
-            return self.spec
+    def _options_for(self, request: Request) -> PolicyOptions:
+        if self.options.name is not None:
+            return self.options
         route = request.scope.get("route")
         template = getattr(route, "path", None) or request.url.path
-        spec = self._per_route.get(template)
-        if spec is None:
-            spec = dataclasses.replace(self.spec, name=_slug(template))
-            self._per_route[template] = spec
-        return spec
+        options = self._per_route.get(template)
+        if options is None:
+            options = self._per_route[template] = self.options.model_copy(update={"name": _slug(template)})
+        return options
 
     async def __call__(self, request: Request, response: Response) -> None:
         """Decide the request; raise :class:`RateLimitExceeded` when it is rejected."""
-        decision, active = await _decide(request.scope, self._limiter, self._spec_for(request))
+        decision, active = await _decide(request.scope, self._limiter, self._options_for(request))
         if decision.status != "allowed":
             problem, headers = _rejection(decision, active)
             request.scope.setdefault("state", {})[PENDING_PROBLEM_STATE_KEY] = (problem, headers)

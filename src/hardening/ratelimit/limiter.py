@@ -19,21 +19,13 @@ from starlette.types import Scope
 
 from hardening.clientip import ClientResolver, ProxyConfig
 from hardening.errors import ConfigurationError
-from hardening.ratelimit._admit import admitter
-from hardening.ratelimit._slots import slot_setters
 from hardening.ratelimit.breaker import CircuitBreaker
-from hardening.ratelimit.config import (
-    FailureMode,
-    FallbackScale,
-    KeyKind,
-    RateLimitConfig,
-    parse_limits,
-    storage_kind,
-)
+from hardening.ratelimit.config import PolicyOptions, RateLimitConfig, storage_kind
 from hardening.ratelimit.policy import Policy, PolicyTable, key_functions, template_pattern
-from hardening.ratelimit.stores import Limit, LimitsStore, MemoryStore, Outcome, RedisStore, Store, Strategy
+from hardening.ratelimit.stores import LimitsStore, MemoryStore, RedisStore, Store
+from hardening.ratelimit.windows import Limit, Outcome
 
-__all__ = ("Decision", "LimitSpec", "LimiterHealth", "RateLimiter", "active_limiters")
+__all__ = ("Decision", "LimiterHealth", "RateLimiter", "active_limiters")
 
 _SLUG: Final = re.compile(r"[^A-Za-z0-9]+")
 _limiters: weakref.WeakSet[RateLimiter] = weakref.WeakSet()
@@ -42,45 +34,6 @@ _limiters: weakref.WeakSet[RateLimiter] = weakref.WeakSet()
 def active_limiters() -> list[RateLimiter]:
     """Return every live :class:`RateLimiter` (for health checks and diagnostics)."""
     return list(_limiters)
-
-
-@dataclass(frozen=True, slots=True)
-class LimitSpec:
-    """An endpoint-level policy, parsed when the decorator or dependency is created.
-
-    Attributes:
-        limits: The parsed limits.
-        name: The policy name.
-        cost: Quota units per request.
-        key: Key kind, or ``None`` for the limiter's default.
-        key_func: A key callable, or ``None``.
-        strategy: Strategy, or ``None`` for the limiter's default.
-        failure_mode: Failure mode, or ``None`` for the limiter's default.
-        fallback_scale: Fallback scaling, or ``None`` for the limiter's default.
-        shadow: Shadow mode, or ``None`` for the limiter's default.
-    """
-
-    limits: tuple[Limit, ...]
-    name: str
-    cost: int = 1
-    key: KeyKind | None = None
-    key_func: Callable[..., Any] | None = None
-    strategy: Strategy | None = None
-    failure_mode: FailureMode | None = None
-    fallback_scale: FallbackScale | None = None
-    shadow: bool | None = None
-
-    @classmethod
-    def parse(cls, limits: str, *, name: str, **options: Any) -> LimitSpec:
-        """Parse ``limits`` now (at import/start-up time), failing loudly when invalid."""
-        try:
-            parsed = parse_limits(limits, setting=f"rate_limit({name!r})", env_var="code")
-        except ValueError as exc:
-            raise ConfigurationError(str(exc)) from None
-        if not parsed:
-            msg = f"rate_limit({name!r}) needs limits such as '5/minute'"
-            raise ConfigurationError(msg)
-        return cls(parsed, name, **options)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,20 +55,6 @@ class Decision:
     degraded: bool = False
     shadow_limited: bool = False
 
-    def __init__(  # by hand: see _slots
-        self,
-        status: Literal["allowed", "limited", "unavailable"],
-        policy: Policy,
-        outcome: Outcome | None,
-        degraded: bool = False,
-        shadow_limited: bool = False,
-    ) -> None:
-        _set_status(self, status)
-        _set_policy(self, policy)
-        _set_outcome(self, outcome)
-        _set_degraded(self, degraded)
-        _set_shadow_limited(self, shadow_limited)
-
     @property
     def limits(self) -> tuple[Limit, ...]:
         """The limits that were enforced (the fallback's share while degraded)."""
@@ -129,11 +68,6 @@ class Decision:
             result.reset for result in self.outcome.results
         ]
         return max(1, math.ceil(max(waits, default=1.0)))
-
-
-_set_status, _set_policy, _set_outcome, _set_degraded, _set_shadow_limited = slot_setters(
-    Decision, "status", "policy", "outcome", "degraded", "shadow_limited"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,12 +127,10 @@ class RateLimiter:
         self.share = self.workers * config.replicas
         self.fallback = MemoryStore(config.fallback_max_keys)
         self._counters: Counter[str] = Counter()
-        self._admitted = [0]  # requests the policies' fast paths admitted, not yet in _counters
         if store is None:
             store = self._build_store(uri)
-        self.primary_is_memory = isinstance(store, MemoryStore)
         self.breaker: CircuitBreaker | None = None
-        if not self.primary_is_memory:
+        if not isinstance(store, MemoryStore):
             self.breaker = CircuitBreaker(
                 store,
                 deadline=config.deadline,
@@ -210,9 +142,9 @@ class RateLimiter:
                 on_close=self.fallback.clear,
             )
         self.store = store
-        self._memory = store if type(store) is MemoryStore else None  # decided without awaiting
+        self._memory = store if isinstance(store, MemoryStore) else None  # decided without awaiting
         self.table = self._build_table()
-        self._specs: dict[LimitSpec, Policy] = {}
+        self._endpoint_policies: dict[PolicyOptions, Policy] = {}
         _limiters.add(self)
 
     def _build_store(self, uri: str) -> Store:
@@ -229,85 +161,46 @@ class RateLimiter:
             )
         return LimitsStore(uri, key_prefix=config.key_prefix)
 
-    def _policy(
-        self,
-        name: str,
-        limits: tuple[Limit, ...],
-        *,
-        cost: int = 1,
-        key: KeyKind | None = None,
-        key_func: Callable[..., Any] | None = None,
-        strategy: Strategy | None = None,
-        failure_mode: FailureMode | None = None,
-        fallback_scale: FallbackScale | None = None,
-        shadow: bool | None = None,
-    ) -> Policy:
+    def _policy(self, options: PolicyOptions, name: str) -> Policy:
         config = self.config
-        scale = fallback_scale or config.fallback_scale
-        divisor = self.share if scale == "per_worker" else 1
-        key_func_async, key_func_sync = key_functions(
-            key or config.key,
-            key_func if key_func is not None else config.key_func,
-            resolver=self.resolver,
-            ipv6_prefix=config.ipv6_prefix,
-            api_key_header=config.api_key_header,
-            unknown_client=config.unknown_client,
-        )
-        policy = Policy(
-            name=name,
-            limits=limits,
-            fallback_limits=tuple(limit.scaled(divisor) for limit in limits),
-            strategy=strategy or config.strategy,
-            cost=cost,
-            key=key_func_async,
-            failure_mode=failure_mode or config.failure_mode,
-            shadow=config.shadow if shadow is None else shadow,
+        resolved = options.resolved(config)
+        divisor = self.share if resolved["fallback_scale"] == "per_worker" else 1
+        limits = options.parsed_limits()
+        return Policy.compile(
+            name,
+            limits,
+            tuple(limit.scaled(divisor) for limit in limits),
+            strategy=resolved["strategy"],
+            cost=options.cost,
+            keys=key_functions(
+                resolved["key"],
+                resolved["key_func"],
+                resolver=self.resolver,
+                ipv6_prefix=config.ipv6_prefix,
+                api_key_header=config.api_key_header,
+                unknown_client=config.unknown_client,
+            ),
+            failure_mode=resolved["failure_mode"],
+            shadow=resolved["shadow"],
             key_prefix=config.key_prefix,
-            sync_key=key_func_sync,
         )
-        admit = admitter(policy, self._memory, self._admitted, ietf=config.headers, legacy=config.legacy_headers)
-        object.__setattr__(policy, "admit_now", admit)
-        return policy
 
     def _build_table(self) -> PolicyTable:
         config = self.config
         rules = []
         for rule in config.rules:
-            policy: Policy | None = None
-            if not rule.exempt:
-                limits = parse_limits(rule.limits, setting="rate_limit.rules[].limits", env_var="")
-                policy = self._policy(
-                    rule.name or _slug(rule.path),
-                    limits,
-                    cost=rule.cost,
-                    key=rule.key,
-                    key_func=rule.key_func,
-                    strategy=rule.strategy,
-                    failure_mode=rule.failure_mode,
-                    fallback_scale=rule.fallback_scale,
-                    shadow=rule.shadow,
-                )
+            policy = None if rule.exempt else self._policy(rule, rule.name or _slug(rule.path))
             rules.append((template_pattern(rule.path), frozenset(rule.methods), policy))
-        default_limits = parse_limits(config.default_limits, setting="", env_var="")
-        default = self._policy("default", default_limits) if default_limits else None
+        default = None
+        if config.default_limits.strip():
+            default = self._policy(PolicyOptions(limits=config.default_limits), "default")
         return PolicyTable(rules, default, config.exempt_paths)
 
-    def policy_for(self, spec: LimitSpec) -> Policy:
-        """Return (and cache) the compiled policy of an endpoint-level spec."""
-        policy = self._specs.get(spec)
+    def policy_for(self, options: PolicyOptions) -> Policy:
+        """Return (and remember) the compiled policy of endpoint-level options (named)."""
+        policy = self._endpoint_policies.get(options)
         if policy is None:
-            policy = self._policy(
-                spec.name,
-                spec.limits,
-                cost=spec.cost,
-                key=spec.key,
-                key_func=spec.key_func,
-                strategy=spec.strategy,
-                failure_mode=spec.failure_mode,
-                fallback_scale=spec.fallback_scale,
-                shadow=spec.shadow,
-            )
-            self._specs[spec] = policy
+            policy = self._endpoint_policies[options] = self._policy(options, options.name or "endpoint")
         return policy
 
     async def decide(self, policy: Policy, scope: Scope) -> Decision:
@@ -336,24 +229,22 @@ class RateLimiter:
         if mode == "closed":
             self._counters["rejected_on_error"] += 1
             return Decision("unavailable", policy, None, degraded=True)
-        outcome = self.fallback.acquire_now(
-            keys, policy.fallback_limits, policy.strategy, policy.cost, self.fallback_clock()
-        )
+        fallback = self.fallback
+        outcome = fallback.acquire_now(keys, policy.fallback_limits, policy.strategy, policy.cost, fallback.clock())
         return self._conclude(policy, outcome, degraded=True)
 
     def decide_now(self, policy: Policy, scope: Scope) -> Decision | None:
         """Decide one request without awaiting, or return ``None`` when that needs an ``await``.
 
         It can when the counters are in this process's memory and the policy's key
-        function is not a coroutine: then :meth:`decide` would never suspend either, and
-        the middleware spares itself two coroutines per request.
+        function is not a coroutine; :meth:`decide` starts here.
         """
         memory = self._memory
         sync_key = policy.sync_key
         if memory is None or sync_key is None:
             return None
-        keys = policy.keys_for(sync_key(scope))
-        outcome = memory.acquire_now(keys, policy.limits, policy.strategy, policy.cost, memory._clock())
+        keys = policy.storage_keys(sync_key(scope))
+        outcome = memory.acquire_now(keys, policy.limits, policy.strategy, policy.cost, memory.clock())
         return self._conclude(policy, outcome)
 
     def _conclude(self, policy: Policy, outcome: Outcome, *, degraded: bool = False) -> Decision:
@@ -370,15 +261,11 @@ class RateLimiter:
     @property
     def counters(self) -> Counter[str]:
         """Decisions so far by outcome (the ``decisions`` of :meth:`stats`)."""
-        admitted = self._admitted
-        if admitted[0]:
-            self._counters["allowed"] += admitted[0]
-            admitted[0] = 0
         return self._counters
 
     def fallback_clock(self) -> float:
         """The fallback store's clock (monotonic seconds)."""
-        return self.fallback._clock()
+        return self.fallback.clock()
 
     @property
     def state(self) -> str:
@@ -429,8 +316,8 @@ class RateLimiter:
 
     def _all_policies(self) -> list[Policy]:
         policies = self.table.policies()
-        policies.extend(self._specs.values())
-        return policies or [self._policy("default", (Limit(1, 1, "1 per 1 second"),))]
+        policies.extend(self._endpoint_policies.values())
+        return policies or [self._policy(PolicyOptions(limits="1/second"), "default")]
 
     async def aclose(self) -> None:
         """Stop the recovery probe and close the store's connections."""

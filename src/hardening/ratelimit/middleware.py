@@ -16,7 +16,7 @@ from hardening._asgi import ASGIApp, Message, RawHeaders, Receive, Scope, Send, 
 from hardening.problems import Problem, problem_type, send_problem
 from hardening.ratelimit.headers import HEADER_NAMES, decision_headers
 from hardening.ratelimit.limiter import Decision, RateLimiter
-from hardening.ratelimit.policy import Policy, UnknownClientError
+from hardening.ratelimit.policy import UnknownClientError
 
 __all__ = ("LIMITER_STATE_KEY", "PENDING_PROBLEM_STATE_KEY", "RateLimitMiddleware", "reject")
 
@@ -91,7 +91,6 @@ async def _nothing() -> None:
 
 
 _LISTS: Final = frozenset({b"ratelimit", b"ratelimit-policy"})
-_ROUTES: Final = 8192  # (method, path) matches remembered, as many as table.match's cache
 
 
 def merge_headers(existing: RawHeaders, ours: RawHeaders) -> RawHeaders:
@@ -132,23 +131,8 @@ class RateLimitMiddleware:
         self._ietf = config.headers
         self._legacy = config.legacy_headers
         self._match = limiter.table.match
-        self._decide_now = limiter.decide_now
+        self._decide = limiter.decide
         self._retry_503 = max(1, round(config.probe_interval))
-        self._routes: dict[str, dict[str, Policy | None]] = {}  # method -> path -> policy
-        self._routes_kept = 0
-
-    def _route(self, method: str, path: str) -> Policy | None:
-        """Match a request's policy and remember it in ``_routes`` (at most ``_ROUTES`` in all)."""
-        routes = self._routes
-        self._routes_kept += 1
-        if self._routes_kept > _ROUTES:  # a client can send any method and path
-            routes.clear()
-            self._routes_kept = 1
-        paths = routes.get(method)
-        if paths is None:
-            paths = routes[method] = {}
-        policy = paths[path] = self._match(method, path)
-        return policy
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Decide an HTTP request, then answer it or pass it on with headers."""
@@ -161,18 +145,11 @@ class RateLimitMiddleware:
         if state is None:
             state = scope_state(scope)
         state[LIMITER_STATE_KEY] = self.limiter
-        try:  # two dict reads cost less than the lru_cache call of table.match
-            policy = self._routes[scope["method"]][scope["path"]]
-        except KeyError:
-            policy = self._route(scope["method"], scope["path"])
+        policy = self._match(scope["method"], scope["path"])
         headers: RawHeaders | None = None
         if policy is not None:
-            admit = policy.admit_now  # the common case: admitted without building a Decision
             try:
-                if admit is not None:
-                    headers = admit(scope)
-                if headers is None:
-                    decision = self._decide_now(policy, scope) or await self.limiter.decide(policy, scope)
+                decision = await self._decide(policy, scope)
             except UnknownClientError:
                 await send_problem(
                     scope,
@@ -180,18 +157,17 @@ class RateLimitMiddleware:
                     Problem(400, detail="The client address is unknown, so limits cannot apply."),
                 )
                 return
-            if headers is None:
-                if decision.status != "allowed":
-                    await reject(
-                        scope,
-                        send,
-                        decision,
-                        ietf=self._ietf,
-                        legacy=self._legacy,
-                        unavailable_retry=self._retry_503,
-                    )
-                    return
-                headers = decision_headers(decision, ietf=self._ietf, legacy=self._legacy)
+            if decision.status != "allowed":
+                await reject(
+                    scope,
+                    send,
+                    decision,
+                    ietf=self._ietf,
+                    legacy=self._legacy,
+                    unavailable_retry=self._retry_503,
+                )
+                return
+            headers = decision_headers(decision, ietf=self._ietf, legacy=self._legacy)
         replaced = False
 
         def send_with_headers(message: Message) -> Awaitable[None]:
@@ -207,14 +183,7 @@ class RateLimitMiddleware:
                         problem, extra = pending
                         return send_problem(scope, send, problem, headers=extra)
                 if headers:
-                    existing = list(message.get("headers", ()))
-                    for pair in existing:  # merge_headers' test inlined: the usual response has none of ours
-                        if pair[0] in HEADER_NAMES:
-                            merge_headers(existing, headers)
-                            break
-                    else:
-                        existing += headers
-                    message["headers"] = existing
+                    message["headers"] = merge_headers(list(message.get("headers", ())), headers)
             return send(message)
 
         await self.app(scope, receive, send_with_headers)

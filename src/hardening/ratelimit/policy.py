@@ -14,15 +14,15 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, Final
 
 from starlette.types import Scope
 
-from hardening._asgi import RawHeaders, get_header
+from hardening._asgi import get_header
+from hardening._paths import PathPrefixes
 from hardening.clientip import ClientResolver, group_address
 from hardening.ratelimit.config import FailureMode, KeyKind
-from hardening.ratelimit.stores import Limit, Strategy
+from hardening.ratelimit.windows import Limit, Strategy
 
 __all__ = (
     "KeyFunc",
@@ -42,7 +42,6 @@ SyncKeyFunc = Callable[[Scope], str]
 
 UNKNOWN_CLIENT: Final = "unknown-client"
 _MAX_KEY_INPUT: Final = 4096
-_KEYS_CACHE: Final = 2048
 _IDENTITIES_CACHE: Final = 8192
 _PARAM: Final = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([A-Za-z_]+))?\}")
 _logger = logging.getLogger("hardening.ratelimit")
@@ -199,9 +198,9 @@ def _header_name(name: str) -> str:
     return name.replace("\\", "\\\\").replace('"', '\\"')
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class Policy:
-    """A compiled rate-limit policy.
+    """A compiled rate-limit policy (built by :meth:`compile`).
 
     Attributes:
         name: The policy name (headers, logs, storage keys).
@@ -210,10 +209,14 @@ class Policy:
         strategy: The counting strategy.
         cost: Quota units per request.
         key: The key function.
+        sync_key: ``key`` without a coroutine, ``None`` when it must be awaited.
         failure_mode: What to do while the store is unavailable.
         shadow: Decide but never reject.
-        key_prefix: Prefix of the storage keys.
-        sync_key: ``key`` without a coroutine, ``None`` when it must be awaited.
+        item_names: The ``RateLimit`` item name of each limit.
+        policy_header: The ``RateLimit-Policy`` value.
+        fallback_policy_header: The ``RateLimit-Policy`` value while the fallback decides.
+        item_prefixes: ``'"name";r='`` of each item.
+        key_parts: The storage key's head, and its tail per limit.
     """
 
     name: str
@@ -222,65 +225,86 @@ class Policy:
     strategy: Strategy
     cost: int
     key: KeyFunc
+    sync_key: SyncKeyFunc | None
     failure_mode: FailureMode
     shadow: bool
-    key_prefix: str
-    sync_key: SyncKeyFunc | None = None
-    item_names: tuple[str, ...] = field(init=False)
-    policy_header: bytes = field(init=False)
-    fallback_policy_header: bytes = field(init=False)
-    item_prefixes: tuple[str, ...] = field(init=False, repr=False)
-    _key_head: str = field(init=False, repr=False)
-    _key_tails: tuple[str, ...] = field(init=False, repr=False)
-    keys_for: Callable[[str], tuple[str, ...]] = field(init=False, repr=False)
-    """:meth:`storage_keys`, cached for the most recent identities."""
-    admit_now: Callable[[Scope], RawHeaders | None] | None = field(init=False, default=None, repr=False)
-    """Set by the limiter when the common case has a fast path (see ``_admit``): admits a
-    request and returns its rate-limit headers, or returns ``None`` having counted nothing
-    when the generic path must decide (the request would be limited)."""
+    item_names: tuple[str, ...]
+    policy_header: bytes
+    fallback_policy_header: bytes
+    item_prefixes: tuple[str, ...] = field(repr=False)
+    key_parts: tuple[str, tuple[str, ...]] = field(repr=False)
 
-    def __post_init__(self) -> None:
-        if len(self.limits) == 1:
-            names: tuple[str, ...] = (self.name,)
+    @classmethod
+    def compile(
+        cls,
+        name: str,
+        limits: tuple[Limit, ...],
+        fallback_limits: tuple[Limit, ...],
+        *,
+        strategy: Strategy,
+        cost: int,
+        keys: tuple[KeyFunc, SyncKeyFunc | None],
+        failure_mode: FailureMode,
+        shadow: bool,
+        key_prefix: str,
+    ) -> Policy:
+        """Compute everything a request needs from the policy once, and build it."""
+        if len(limits) == 1:
+            names: tuple[str, ...] = (name,)
         else:
-            windows = [limit.window for limit in self.limits]
+            windows = [limit.window for limit in limits]
             if len(set(windows)) == len(windows):
-                names = tuple(f"{self.name}-{window}s" for window in windows)
+                names = tuple(f"{name}-{window}s" for window in windows)
             else:
-                names = tuple(f"{self.name}-{index}" for index in range(len(self.limits)))
-        object.__setattr__(self, "item_names", names)
-        object.__setattr__(self, "policy_header", self._policy_value(self.limits))
-        object.__setattr__(self, "fallback_policy_header", self._policy_value(self.fallback_limits))
-        object.__setattr__(self, "item_prefixes", tuple(f'"{name}";r=' for name in names))
-        code = {"fixed-window": "f", "moving-window": "m", "sliding-window-counter": "s"}[self.strategy]
-        object.__setattr__(self, "_key_head", f"{self.key_prefix}:{{{self.name}:")
-        tails = tuple(f"}}:{limit.amount}/{limit.window}:{code}" for limit in self.limits)
-        object.__setattr__(self, "_key_tails", tails)
-        object.__setattr__(self, "keys_for", lru_cache(maxsize=_KEYS_CACHE)(self.storage_keys))
-
-    def _policy_value(self, limits: Sequence[Limit]) -> bytes:
-        return ", ".join(
-            f'"{_header_name(name)}";q={limit.amount};w={limit.window}'
-            for name, limit in zip(self.item_names, limits, strict=True)
-        ).encode("latin-1")
+                names = tuple(f"{name}-{index}" for index in range(len(limits)))
+        code = {"fixed-window": "fw", "moving-window": "m", "sliding-window-counter": "s"}[strategy]
+        # The identity sits inside the hash tag, so every key of one decision (and the
+        # sliding window's per-window keys) lands on one Redis Cluster node.
+        head = f"{key_prefix}:{{{name}:"
+        tails = tuple(f"}}:{limit.amount}/{limit.window}:{code}" for limit in limits)
+        return cls(
+            name=name,
+            limits=limits,
+            fallback_limits=fallback_limits,
+            strategy=strategy,
+            cost=cost,
+            key=keys[0],
+            sync_key=keys[1],
+            failure_mode=failure_mode,
+            shadow=shadow,
+            item_names=names,
+            policy_header=_policy_value(names, limits),
+            fallback_policy_header=_policy_value(names, fallback_limits),
+            item_prefixes=tuple(f'"{item}";r=' for item in names),
+            key_parts=(head, tails),
+        )
 
     def storage_keys(self, identity: str) -> tuple[str, ...]:
         """Return one storage key per limit for ``identity``."""
-        head = self._key_head + identity
-        tails = self._key_tails
+        head, tails = self.key_parts
+        head += identity
         if len(tails) == 1:
             return (head + tails[0],)
         return tuple([head + tail for tail in tails])
 
 
+def _policy_value(names: Sequence[str], limits: Sequence[Limit]) -> bytes:
+    return ", ".join(
+        f'"{_header_name(name)}";q={limit.amount};w={limit.window}' for name, limit in zip(names, limits, strict=True)
+    ).encode("latin-1")
+
+
 class PolicyTable:
     """Find the policy of a request: exempt paths, then rules in order, then the default.
+
+    Answers are remembered per ``(method, path)``, at most ``cache_size`` of them (a
+    client can send any method and path; past the bound the memory starts afresh).
 
     Args:
         rules: ``(pattern, methods, policy)`` triples in order; ``policy=None`` exempts.
         default: The policy of requests no rule matches (``None``: not limited).
         exempt_paths: Paths (and their sub-paths) never limited.
-        cache_size: How many ``(method, path)`` answers are cached.
+        cache_size: How many ``(method, path)`` answers are remembered.
     """
 
     def __init__(
@@ -292,11 +316,10 @@ class PolicyTable:
     ) -> None:
         self._rules = tuple(rules)
         self._default = default
-        exempt = tuple(path.rstrip("/") or "/" for path in exempt_paths)
-        self._exempt_all = "/" in exempt
-        self._exempt = frozenset(exempt)
-        self._exempt_below = tuple(prefix + "/" for prefix in exempt)  # their sub-paths
-        self.match = lru_cache(maxsize=cache_size)(self._match)
+        self._exempt = PathPrefixes(tuple(exempt_paths))
+        self._cache: dict[tuple[str, str], Policy | None] = {}
+        self.cache_size = cache_size
+        """The most ``(method, path)`` answers remembered."""
 
     def policies(self) -> list[Policy]:
         """Return every policy of the table (rules first, then the default)."""
@@ -305,11 +328,25 @@ class PolicyTable:
             found.append(self._default)
         return found
 
-    def _is_exempt(self, path: str) -> bool:
-        return self._exempt_all or path in self._exempt or path.startswith(self._exempt_below)
+    @property
+    def remembered(self) -> int:
+        """How many ``(method, path)`` answers are remembered now."""
+        return len(self._cache)
+
+    def match(self, method: str, path: str) -> Policy | None:
+        """Return the policy of a request, ``None`` when it is not limited."""
+        try:
+            return self._cache[method, path]
+        except KeyError:
+            pass
+        cache = self._cache
+        if len(cache) >= self.cache_size:
+            cache.clear()
+        policy = cache[method, path] = self._match(method, path)
+        return policy
 
     def _match(self, method: str, path: str) -> Policy | None:
-        if self._is_exempt(path):
+        if self._exempt.matches(path):
             return None
         for pattern, methods, policy in self._rules:
             if (not methods or method in methods) and pattern.fullmatch(path):

@@ -11,16 +11,14 @@ Limits are "all or none": a request rejected by one limit consumes none of the o
 
 from __future__ import annotations
 
-import math
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from hardening._imports import require
-from hardening.ratelimit._lua import PING_SCRIPT, SCRIPTS
-from hardening.ratelimit._slots import slot_setters
+from hardening.ratelimit._lua import SCRIPTS
+from hardening.ratelimit.windows import Limit, LimitResult, Outcome, Strategy, decide, new_state
 
 if TYPE_CHECKING:
     from limits import RateLimitItem
@@ -35,72 +33,6 @@ __all__ = (
     "Store",
     "Strategy",
 )
-
-Strategy = Literal["fixed-window", "moving-window", "sliding-window-counter"]
-"""How requests are counted: fixed windows anchored at the first hit, an exact moving
-window (a log of hits), or a sliding window counter (two weighted fixed windows)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Limit:
-    """One parsed limit: ``amount`` requests per ``window`` seconds.
-
-    Attributes:
-        amount: How many requests (cost units) the window allows.
-        window: The window length in seconds.
-        text: The limit as written, for example ``"10 per 1 second"``.
-    """
-
-    amount: int
-    window: int
-    text: str
-
-    def scaled(self, divisor: int) -> Limit:
-        """Return this limit with ``amount`` divided by ``divisor`` (at least 1)."""
-        if divisor <= 1:
-            return self
-        amount = max(1, math.ceil(self.amount / divisor))
-        return Limit(amount, self.window, f"{amount} per {self.window} second")
-
-
-@dataclass(frozen=True, slots=True)
-class LimitResult:
-    """The state of one limit after a decision.
-
-    Attributes:
-        remaining: Quota left in the window, after this request when it was admitted.
-        reset: Seconds until more quota becomes available.
-    """
-
-    remaining: int
-    reset: float
-
-    def __init__(self, remaining: int, reset: float) -> None:  # by hand: see _slots
-        _set_remaining(self, remaining)
-        _set_reset(self, reset)
-
-
-_set_remaining, _set_reset = slot_setters(LimitResult, "remaining", "reset")
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """A store's decision for one request.
-
-    Attributes:
-        allowed: Whether every limit admitted the request.
-        results: One :class:`LimitResult` per limit, in the policy's order.
-    """
-
-    allowed: bool
-    results: tuple[LimitResult, ...]
-
-    def __init__(self, allowed: bool, results: tuple[LimitResult, ...]) -> None:  # by hand: see _slots
-        _set_allowed(self, allowed)
-        _set_results(self, results)
-
-
-_set_allowed, _set_results = slot_setters(Outcome, "allowed", "results")
 
 
 class Store(Protocol):
@@ -125,7 +57,8 @@ class MemoryStore:
     At most ``max_keys`` keys are kept; past that, the least recently used key is
     evicted (like nginx's ``limit_req`` zone), so rotating keys cannot exhaust memory.
     An evicted key starts again with a full quota. Time comes from ``clock`` (default
-    :func:`time.monotonic`), so wall-clock jumps neither reset nor extend windows.
+    :func:`time.monotonic`), so wall-clock jumps neither reset nor extend windows. The
+    arithmetic is :func:`hardening.ratelimit.windows.decide`.
 
     Args:
         max_keys: The most keys kept at once.
@@ -137,145 +70,57 @@ class MemoryStore:
             msg = "max_keys must be at least 1"
             raise ValueError(msg)
         self.max_keys = max_keys
-        self._clock = clock
-        self._data: OrderedDict[str, Any] = OrderedDict()
+        self.clock = clock
+        """The store's clock (monotonic seconds)."""
+        self._states: OrderedDict[str, Any] = OrderedDict()
         self.evictions = 0
+        """Keys evicted so far to stay under ``max_keys``."""
 
     def __len__(self) -> int:
-        return len(self._data)
+        return len(self._states)
 
     def clear(self) -> None:
         """Forget every counter."""
-        self._data.clear()
+        self._states.clear()
 
     async def acquire(self, keys: Sequence[str], limits: Sequence[Limit], strategy: Strategy, cost: int) -> Outcome:
         """Decide one request (see :class:`Store`); never awaits, never fails."""
-        return self.acquire_now(keys, limits, strategy, cost, self._clock())
+        return self.acquire_now(keys, limits, strategy, cost, self.clock())
 
     def acquire_now(
-        self, keys: Sequence[str], limits: Sequence[Limit], strategy: Strategy, cost: int, now: float
+        self,
+        keys: Sequence[str],
+        limits: Sequence[Limit],
+        strategy: Strategy,
+        cost: int,
+        now: float,
+        *,
+        force: bool = False,
     ) -> Outcome:
-        """Decide one request at time ``now`` (seconds on this store's clock)."""
-        data = self._data
-        states = []
+        """Decide one request at time ``now`` (seconds on this store's clock).
+
+        With ``force`` the request is charged even when it does not fit (it was
+        admitted elsewhere).
+        """
+        states = self._states
+        found = []
         for key in keys:
-            state = data.get(key)
+            state = states.get(key)
             if state is None:
-                state = self._new_state(key, strategy)
+                state = states[key] = new_state(strategy)
+                if len(states) > self.max_keys:
+                    states.popitem(last=False)
+                    self.evictions += 1
             else:
-                data.move_to_end(key)  # most recently used
-            states.append(state)
-        if strategy == "sliding-window-counter":
-            return self._sliding(states, limits, cost, now)
-        if strategy == "fixed-window":
-            return self._fixed(states, limits, cost, now)
-        return self._moving(states, limits, cost, now)
+                states.move_to_end(key)  # most recently used
+            found.append(state)
+        return decide(found, limits, strategy, cost, now, force=force)
 
     async def ping(self) -> None:
         """Memory is always available."""
 
     async def aclose(self) -> None:
         """Nothing to release."""
-
-    def _new_state(self, key: str, strategy: Strategy) -> Any:
-        """Add the empty counter of ``key``, evicting the least recently used past ``max_keys``."""
-        data = self._data
-        state: Any
-        if strategy == "fixed-window":
-            state = [0, 0.0]  # count, expires at
-        elif strategy == "moving-window":
-            state = deque()  # hit times, oldest first
-        else:
-            state = [-1, 0, 0]  # window index, current count, previous count
-        data[key] = state
-        if len(data) > self.max_keys:
-            data.popitem(last=False)
-            self.evictions += 1
-        return state
-
-    @staticmethod
-    def _fixed(states: list[Any], limits: Sequence[Limit], cost: int, now: float) -> Outcome:
-        allowed = True
-        for state, limit in zip(states, limits, strict=True):
-            if now >= state[1]:
-                state[0], state[1] = 0, now + limit.window
-            if state[0] + cost > limit.amount:
-                allowed = False
-        results = []
-        for state, limit in zip(states, limits, strict=True):
-            if allowed:
-                state[0] += cost
-            results.append(LimitResult(max(0, limit.amount - state[0]), state[1] - now))
-        return Outcome(allowed, tuple(results))
-
-    @staticmethod
-    def _moving(states: list[Any], limits: Sequence[Limit], cost: int, now: float) -> Outcome:
-        allowed = True
-        for hits, limit in zip(states, limits, strict=True):
-            horizon = now - limit.window
-            while hits and hits[0] <= horizon:
-                hits.popleft()
-            if len(hits) + cost > limit.amount:
-                allowed = False
-        results = []
-        for hits, limit in zip(states, limits, strict=True):
-            if allowed:
-                hits.extend([now] * cost)
-                reset = hits[0] + limit.window - now
-            else:
-                expire = len(hits) + cost - limit.amount  # hits that must leave the window
-                reset = hits[expire - 1] + limit.window - now if 0 < expire <= len(hits) else limit.window
-            results.append(LimitResult(max(0, limit.amount - len(hits)), reset))
-        return Outcome(allowed, tuple(results))
-
-    @staticmethod
-    def _sliding(states: list[Any], limits: Sequence[Limit], cost: int, now: float) -> Outcome:
-        if len(states) == 1:  # the common case, without the loops
-            state, limit = states[0], limits[0]
-            weighted = _sliding_count(state, limit.window, now)
-            allowed = weighted + cost <= limit.amount
-            return Outcome(allowed, (_sliding_result(state, limit, cost, now, weighted, allowed),))
-        # Every counter is rolled over and weighed before any is charged (all or none).
-        counts = [_sliding_count(state, limit.window, now) for state, limit in zip(states, limits, strict=True)]
-        allowed = all(weighted + cost <= limit.amount for weighted, limit in zip(counts, limits, strict=True))
-        return Outcome(
-            allowed,
-            tuple(
-                [
-                    _sliding_result(state, limit, cost, now, weighted, allowed)
-                    for state, limit, weighted in zip(states, limits, counts, strict=True)
-                ]
-            ),
-        )
-
-
-def _sliding_count(state: list[int], window: int, now: float) -> float:
-    """Roll a sliding-window counter over to ``now``; return its weighted count."""
-    index = math.floor(now / window)
-    if index != state[0]:
-        state[2] = state[1] if index == state[0] + 1 else 0
-        state[1] = 0
-        state[0] = index
-    elapsed = now - index * window
-    return state[2] * (window - elapsed) / window + state[1]
-
-
-def _sliding_result(
-    state: list[int], limit: Limit, cost: int, now: float, weighted: float, allowed: bool
-) -> LimitResult:
-    """Charge an admitted request and describe a counter that :func:`_sliding_count` weighed."""
-    window = limit.window
-    reset = window - (now - state[0] * window)
-    if allowed:
-        state[1] += cost
-        weighted += cost
-    else:
-        excess = weighted + cost - limit.amount
-        prev = state[2]
-        if prev > 0 and excess <= prev * reset / window:
-            reset = excess * window / prev
-    remaining = math.floor(limit.amount - weighted)
-    return LimitResult(remaining if remaining > 0 else 0, reset)
 
 
 def _redis_url(uri: str) -> str:
@@ -326,11 +171,29 @@ class RedisStore:
         self.client: Any = aioredis.Redis(connection_pool=pool)
         self.key_prefix = key_prefix
         self._scripts = {name: self.client.register_script(body) for name, body in SCRIPTS.items()}
-        self._ping_script = self.client.register_script(PING_SCRIPT)
+        self._probe_key = [f"{key_prefix}:{{probe}}"]
 
-    async def acquire(self, keys: Sequence[str], limits: Sequence[Limit], strategy: Strategy, cost: int) -> Outcome:
-        """Decide one request with a single script call (see :class:`Store`)."""
-        args: list[int] = [cost]
+    async def acquire(
+        self,
+        keys: Sequence[str],
+        limits: Sequence[Limit],
+        strategy: Strategy,
+        cost: int,
+        *,
+        force: bool = False,
+        at_ms: int | None = None,
+    ) -> Outcome:
+        """Decide one request with a single script call (see :class:`Store`).
+
+        Args:
+            keys: One key per limit.
+            limits: The limits.
+            strategy: The counting strategy.
+            cost: Units the request uses.
+            force: Charge the request even when it does not fit.
+            at_ms: The decision's time in milliseconds instead of Redis' ``TIME``.
+        """
+        args: list[int | str] = ["" if at_ms is None else at_ms, cost, 1 if force else 0]
         for limit in limits:
             args.append(limit.amount)
             args.append(limit.window * 1000)
@@ -341,9 +204,13 @@ class RedisStore:
         return Outcome(bool(int(reply[0])), results)
 
     async def ping(self) -> None:
-        """Run ``PING`` and a tiny script: the store works only when both do."""
-        await self.client.ping()
-        await self._ping_script()
+        """Do what a request does: run a decision script that writes a key with a TTL.
+
+        A Redis that answers ``PING`` but refuses writes (``maxmemory`` reached with
+        ``noeviction``, a read-only replica after a failover) or cannot run scripts
+        fails here as it would on the request path.
+        """
+        await self._scripts["fixed-window"](keys=self._probe_key, args=["", 1, 1, 1, 1000])
 
     async def aclose(self) -> None:
         """Close the client and every pooled connection."""

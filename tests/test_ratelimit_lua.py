@@ -1,0 +1,71 @@
+"""The Lua scripts decide exactly like the window functions, against a REAL Redis.
+
+The memory store (and the fallback) decide with :mod:`hardening.ratelimit.windows`; the
+Redis store runs the translations of those functions in :mod:`hardening.ratelimit._lua`.
+For any sequence of hits (time, cost) both must admit the same requests and report the
+same remaining quota and reset time, for every strategy and for policies of two limits
+(all or none).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import uuid
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hardening.ratelimit import RedisStore
+from hardening.ratelimit.windows import Limit, Strategy, decide, new_state
+from tests.servers import RedisServer
+
+pytestmark = [pytest.mark.redis]
+
+STRATEGIES: list[Strategy] = ["fixed-window", "moving-window", "sliding-window-counter"]
+
+
+@settings(
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    strategy=st.sampled_from(STRATEGIES),
+    limits=st.lists(st.tuples(st.integers(1, 6), st.sampled_from([1, 2, 5])), min_size=1, max_size=2),
+    start=st.integers(0, 10**7),
+    hits=st.lists(st.tuples(st.integers(0, 2500), st.integers(1, 4)), min_size=1, max_size=30),
+)
+def test_lua_and_python_decide_alike(
+    redis_server: RedisServer,
+    strategy: Strategy,
+    limits: list[tuple[int, int]],
+    start: int,
+    hits: list[tuple[int, int]],
+) -> None:
+    asyncio.run(_compare(redis_server, strategy, limits, start, hits))
+
+
+async def _compare(
+    server: RedisServer, strategy: Strategy, pairs: list[tuple[int, int]], start: int, hits: list[tuple[int, int]]
+) -> None:
+    store = RedisStore("async+" + server.url)
+    tag = uuid.uuid4().hex
+    keys = [f"t:{{{tag}}}:{i}" for i in range(len(pairs))]
+    seconds = [Limit(amount, window, "x") for amount, window in pairs]  # what the Redis store is given
+    millis = [Limit(amount, window * 1000, "x") for amount, window in pairs]  # the same, in ms
+    states: list[Any] = [new_state(strategy) for _ in pairs]
+    now = start
+    try:
+        for gap, cost in hits:
+            now += gap
+            lua = await store.acquire(keys, seconds, strategy, cost, at_ms=now)
+            python = decide(states, millis, strategy, cost, now)
+            assert lua.allowed == python.allowed, (now, cost)
+            for from_lua, from_python in zip(lua.results, python.results, strict=True):
+                assert from_lua.remaining == from_python.remaining
+                assert round(from_lua.reset * 1000) == math.ceil(from_python.reset)
+    finally:
+        await store.aclose()
