@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 import tempfile
 from pathlib import Path
@@ -42,8 +43,11 @@ def demo_environment(environ: dict[str, str]) -> dict[str, str]:
     return {key: value for key, value in defaults.items() if not environ.get(key)}
 
 
-def banner(environ: dict[str, str], host: str, port: int) -> str:
-    """Return what the demo prints before it starts: the backends and the URLs to try."""
+def banner(environ: dict[str, str], host: str, port: int, python: str = sys.executable) -> str:
+    """Return what the demo prints before it starts: the backends and the URLs to try.
+
+    The load-test line runs with ``python``, the demo's own interpreter (it has httpx).
+    """
     base = f"http://{host}:{port}"
     database = redact_url(environ["DATABASE_URL"])
     redis = redact_url(environ["REDIS_URL"]) if environ.get("REDIS_URL") else "none: in-memory rate limits"
@@ -67,7 +71,7 @@ def banner(environ: dict[str, str], host: str, port: int) -> str:
         '-d \'{"text": "Pallets are low. The supplier ships Monday."}\'   (5/minute: try it 6 times)',
         f"  curl {base}/api/ai/usage",
         f"  curl -X POST {base}/api/erp/sync",
-        f"  python examples/loadtest.py --url {base}/api/operations --requests 500",
+        f"  {shlex.quote(python)} examples/loadtest.py --url {base}/api/operations --requests 500",
         "",
         "Press Ctrl+C to stop.",
     ]
@@ -104,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        server_header=False,  # --no-server-header: hardening removes it anyway
+        server_header=False,  # --no-server-header: uvicorn adds its own after every middleware
         access_log=False,  # --no-access-log: hardening writes one structured line per request
         app_dir=str(ROOT),
     )

@@ -190,3 +190,38 @@ def test_loadtest_is_bounded_by_count(capsys: pytest.CaptureFixture[str]) -> Non
     assert report.server_errors == 0
     assert 0 < report.percentile(50) <= report.percentile(99)
     assert "requests   10 in" in capsys.readouterr().out
+
+
+@pytest.mark.e2e
+def test_demo_serves_without_server_header_and_its_load_test_command_works(tmp_path: Path) -> None:
+    """``python examples/aiom/run_demo.py`` (what ``nox -s demo`` runs): the banner's commands are true."""
+    import shlex
+    import subprocess
+    import sys
+
+    from tests.examples.aiom_server import ROOT, AIOMProcess, clean_environment, wait_ready
+    from tests.servers import free_port
+
+    port = free_port()
+    log_path = tmp_path / "demo.log"
+    env = clean_environment({"AIOM_DEMO_DIR": str(tmp_path), "HARDENING_ENVIRONMENT": "development"})
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "examples" / "aiom" / "run_demo.py"), "--port", str(port)],
+            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
+        )  # fmt: skip
+    server = AIOMProcess(process, port, log_path)
+    try:
+        wait_ready(server)
+        response = httpx.get(f"{server.url}/api/operations", timeout=10)
+        assert response.status_code == 200
+        assert "server" not in response.headers  # uvicorn's own header is off (server_header=False)
+        line = next(line.strip() for line in server.log().splitlines() if "examples/loadtest.py" in line)
+        command = shlex.split(line)
+        assert command[0] == sys.executable
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "requests" in done.stdout
+        print(done.stdout)
+    finally:
+        server.stop()
