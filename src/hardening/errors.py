@@ -39,12 +39,13 @@ class MissingDependencyError(HardeningError, ImportError):
     ``pip install 'hardening[ratelimit]'``.
     """
 
-    def __init__(self, *, package: str, extra: str, feature: str) -> None:
+    def __init__(self, *, package: str, extra: str, feature: str, message: str | None = None) -> None:
         self.package = package
         self.extra = extra
         self.feature = feature
         super().__init__(
-            f"Package {package!r} is not installed but is required for {feature}. "
+            message
+            or f"Package {package!r} is not installed but is required for {feature}. "
             f"Install it with: pip install 'hardening[{extra}]'",
             name=package,
         )
