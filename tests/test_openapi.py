@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import jsonschema
 import pytest
-from fastapi import Depends, FastAPI, HTTPException
+from fastapi import APIRouter, Depends, FastAPI, HTTPException
 from pydantic import BaseModel, Field
 
 from hardening import HardeningSettings, harden, install_problem_handlers
@@ -45,6 +45,10 @@ def build(**options: Any) -> FastAPI:
         return {"ok": "yes"}
 
     return api
+
+
+async def limited_report() -> dict[str, str]:
+    return {"report": "ready"}
 
 
 def resolve(document: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
@@ -116,6 +120,12 @@ def test_429_carries_the_rate_limit_headers_and_follows_where_limits_apply() -> 
     assert sorted(limited["headers"]) == ["RateLimit", "RateLimit-Policy", "Retry-After"]
     assert document["components"]["headers"]["Retry-After"]["schema"]["type"] == "integer"
 
+    api = build(rate_limited=False)
+    router = APIRouter()
+    router.add_api_route("/report", limited_report, dependencies=[Depends(RateLimitDependency("1/minute"))])
+    api.include_router(router, prefix="/v2")
+    assert "429" in responses(api.openapi(), "/v2/report", "get")  # found in an included router too
+
     per_path = build(rate_limited=lambda method, path: path == "/items").openapi()
     assert "429" in responses(per_path, "/items", "post")
     assert "429" not in responses(per_path, "/plain", "get")
@@ -145,6 +155,12 @@ def test_served_document_is_the_same_and_built_once() -> None:
     api = build()
     first = api.openapi()
     assert api.openapi() is first
+
+    @api.get("/later")
+    async def later() -> dict[str, str]:
+        return {}
+
+    assert "/later" in api.openapi()["paths"]  # a route added afterwards is documented too
 
 
 @pytest.mark.anyio

@@ -1,4 +1,4 @@
-"""The AIOM service: a Starlette app wrapped with ``harden()``.
+"""The AIOM service: a FastAPI app wrapped with ``harden()``.
 
 Run it with ``uvicorn --factory examples.aiom.app:create_app --no-server-header
 --no-access-log`` (or ``nox -s demo``). Routes:
@@ -9,6 +9,8 @@ Run it with ``uvicorn --factory examples.aiom.app:create_app --no-server-header
   token usage and cost recorded, a daily budget enforced;
 * ``GET /api/ai/usage``: spend so far;
 * ``POST /api/erp/sync``: calls Odoo at ``ODOO_URL``;
+* ``/docs`` (Swagger UI, served by the app itself under a strict CSP) and ``/openapi.json``,
+  which lists every problem+json answer of every operation;
 * ``/livez``, ``/readyz``, ``/startupz``, ``/health``: served by ``hardening``; readiness
   checks the database, and (informational) Redis, the ERP and the rate limiter's store.
 """
@@ -18,23 +20,33 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
-from typing import Any, Literal
+from typing import Annotated, Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+from fastapi import Response as FastAPIResponse
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp
 
 from examples.aiom.ai import summarize
 from examples.aiom.dashboard import render_dashboard
 from examples.aiom.db import ai_usage, create_engine, create_schema, operations, utcnow
 from examples.aiom.erp import erp_version
+from examples.aiom.models import (
+    ListQuery,
+    Operation,
+    OperationIn,
+    OperationList,
+    OperationPatch,
+    SummaryIn,
+    SummaryOut,
+    SyncReport,
+    Usage,
+    UsageTotals,
+)
 from examples.aiom.settings import AIOMSettings, effective_hardening, load
 from hardening import (
     HealthRegistry,
@@ -46,78 +58,26 @@ from hardening import (
     harden,
     init_sentry,
     install_problem_handlers,
-    parse_body,
-    parse_path,
-    parse_query,
 )
 from hardening.health import HTTPCheck, RateLimiterCheck, RedisCheck, SQLAlchemyCheck
-from hardening.ratelimit import active_limiters, rate_limit
+from hardening.openapi import document_problems, problem_response
+from hardening.problems import problem_for_status
+from hardening.ratelimit import RateLimitDependency, active_limiters
 
-__all__ = ["OperationIn", "OperationPatch", "SummaryIn", "build_app", "create_app"]
+__all__ = ["Service", "build_app", "create_app", "require_json"]
 
-Status = Literal["pending", "running", "done", "failed"]
+OperationID = Annotated[int, Path(ge=1, le=2**31 - 1, description="The operation's ID.")]
 MICRO = 1_000_000
 
 
-class OperationIn(BaseModel):
-    """A new operation."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    title: str = Field(min_length=1, max_length=200)
-    status: Status = "pending"
-    priority: int = Field(default=3, ge=1, le=5)
-    notes: str = Field(default="", max_length=10_000)
-
-
-class OperationPatch(BaseModel):
-    """Changes to an operation; at least one field."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    title: str | None = Field(default=None, min_length=1, max_length=200)
-    status: Status | None = None
-    priority: int | None = Field(default=None, ge=1, le=5)
-    notes: str | None = Field(default=None, max_length=10_000)
-
-    @model_validator(mode="after")
-    def _not_empty(self) -> OperationPatch:
-        if not self.model_fields_set:
-            msg = "send at least one of title, status, priority, notes"
-            raise ValueError(msg)
-        return self
-
-
-class OperationId(BaseModel):
-    """The ``{id}`` path parameter."""
-
-    id: int = Field(ge=1, le=2**31 - 1)
-
-
-class ListQuery(BaseModel):
-    """Paging and filtering of ``GET /api/operations``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    limit: int = Field(default=20, ge=1, le=100)
-    offset: int = Field(default=0, ge=0, le=1_000_000)
-    status: Status | None = None
-
-
-class SummaryIn(BaseModel):
-    """What to summarize: some text, or an operation's title and notes."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    text: str | None = Field(default=None, min_length=1, max_length=20_000)
-    operation_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
-
-    @model_validator(mode="after")
-    def _one_source(self) -> SummaryIn:
-        if (self.text is None) == (self.operation_id is None):
-            msg = "send either text or operation_id"
-            raise ValueError(msg)
-        return self
+def require_json(request: Request) -> None:
+    """Refuse a body that is not JSON by its ``Content-Type`` with a 415 (FastAPI alone answers 422)."""
+    media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media == "application/json" or (media.startswith("application/") and media.endswith("+json")):
+        return
+    header = "Accept-Patch" if request.method == "PATCH" else "Accept-Post"
+    problem = problem_for_status(415, detail="The request body must be JSON (Content-Type: application/json).")
+    raise ProblemError(problem, headers={header: "application/json"})
 
 
 def _iso(value: Any) -> Any:
@@ -148,6 +108,40 @@ class Service:
         self.engine = engine
         self.http = http
 
+    def router(self) -> APIRouter:
+        """The API's routes; the AI endpoint has its own, much stricter limit."""
+        router = APIRouter()
+        json_body = [Depends(require_json)]
+        missing: dict[int | str, dict[str, Any]] = {404: problem_response("The operation does not exist.")}
+        upstream: dict[int | str, dict[str, Any]] = {
+            502: problem_response("The upstream service failed or answered something unexpected."),
+            504: problem_response("The upstream service did not answer in time."),
+        }
+        router.add_api_route("/", self.dashboard, methods=["GET"], include_in_schema=False)
+        router.add_api_route("/api/operations", self.list_operations, methods=["GET"], tags=["operations"])
+        router.add_api_route(
+            "/api/operations", self.create_operation, methods=["POST"], status_code=201,
+            dependencies=json_body, tags=["operations"],
+        )  # fmt: skip
+        path = "/api/operations/{id}"
+        router.add_api_route(path, self.get_operation, methods=["GET"], responses=missing, tags=["operations"])
+        router.add_api_route(
+            path, self.update_operation, methods=["PATCH"], dependencies=json_body, responses=missing,
+            tags=["operations"],
+        )  # fmt: skip
+        router.add_api_route(
+            path, self.delete_operation, methods=["DELETE"], status_code=204, response_class=Response,
+            responses=missing, tags=["operations"],
+        )  # fmt: skip
+        ai_limit = Depends(RateLimitDependency(self.settings.ai_rate_limit, name="ai-summary"))
+        router.add_api_route(
+            "/api/ai/summary", self.summary, methods=["POST"], dependencies=[ai_limit, *json_body],
+            responses={**missing, **upstream}, response_model_exclude_none=True, tags=["ai"],
+        )  # fmt: skip
+        router.add_api_route("/api/ai/usage", self.usage, methods=["GET"], tags=["ai"])
+        router.add_api_route("/api/erp/sync", self.erp_sync, methods=["POST"], responses=upstream, tags=["erp"])
+        return router
+
     async def dashboard(self, request: Request) -> HTMLResponse:
         """The dashboard page."""
         settings = self.settings
@@ -159,30 +153,15 @@ class Service:
         )
         return HTMLResponse(html)
 
-    async def operations(self, request: Request) -> Response:
-        """``/api/operations``: list (GET) or create (POST)."""
-        if request.method == "POST":
-            return await self.create_operation(request)
-        return await self.list_operations(request)
-
-    async def operation(self, request: Request) -> Response:
-        """``/api/operations/{id}``: read (GET), change (PATCH) or delete (DELETE)."""
-        if request.method == "PATCH":
-            return await self.update_operation(request)
-        if request.method == "DELETE":
-            return await self.delete_operation(request)
-        return await self.get_operation(request)
-
-    async def _get(self, op_id: int) -> dict[str, Any]:
+    async def _get(self, op_id: int) -> Operation:
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(operations).where(operations.c.id == op_id))).first()
         if row is None:
             raise _not_found(op_id)
-        return _row(row)
+        return Operation.model_validate(_row(row))
 
-    async def list_operations(self, request: Request) -> JSONResponse:
+    async def list_operations(self, query: Annotated[ListQuery, Query()]) -> OperationList:
         """List operations, newest first."""
-        query = parse_query(request, ListQuery)
         where = [] if query.status is None else [operations.c.status == query.status]
         async with self.engine.connect() as conn:
             total = (await conn.execute(select(func.count()).select_from(operations).where(*where))).scalar_one()
@@ -193,44 +172,39 @@ class Service:
                 .limit(query.limit)
                 .offset(query.offset)
             )
-            items = [_row(row) for row in rows]
-        return JSONResponse({"items": items, "total": total, "limit": query.limit, "offset": query.offset})
+            items = [Operation.model_validate(_row(row)) for row in rows]
+        return OperationList(items=items, total=total, limit=query.limit, offset=query.offset)
 
-    async def create_operation(self, request: Request) -> JSONResponse:
-        """Create an operation."""
-        body = await parse_body(request, OperationIn)
+    async def create_operation(self, body: OperationIn, response: FastAPIResponse) -> Operation:
+        """Create an operation; ``Location`` names it."""
         now = utcnow()
         async with self.engine.begin() as conn:
             insert = operations.insert().values(**body.model_dump(), created_at=now, updated_at=now)
             op_id = int((await conn.execute(insert.returning(operations.c.id))).scalar_one())
-        created = await self._get(op_id)
-        return JSONResponse(created, status_code=201, headers={"Location": f"/api/operations/{op_id}"})
+        response.headers["Location"] = f"/api/operations/{op_id}"
+        return await self._get(op_id)
 
-    async def get_operation(self, request: Request) -> JSONResponse:
+    async def get_operation(self, id: OperationID) -> Operation:  # noqa: A002 - the path's name
         """One operation."""
-        path = parse_path(request, OperationId)
-        return JSONResponse(await self._get(path.id))
+        return await self._get(id)
 
-    async def update_operation(self, request: Request) -> JSONResponse:
-        """Change an operation (PATCH)."""
-        path = parse_path(request, OperationId)
-        body = await parse_body(request, OperationPatch)
+    async def update_operation(self, id: OperationID, body: OperationPatch) -> Operation:  # noqa: A002
+        """Change an operation."""
         changes = body.model_dump(exclude_unset=True)
         async with self.engine.begin() as conn:
             result = await conn.execute(
-                operations.update().where(operations.c.id == path.id).values(**changes, updated_at=utcnow())
+                operations.update().where(operations.c.id == id).values(**changes, updated_at=utcnow())
             )
         if result.rowcount == 0:
-            raise _not_found(path.id)
-        return JSONResponse(await self._get(path.id))
+            raise _not_found(id)
+        return await self._get(id)
 
-    async def delete_operation(self, request: Request) -> Response:
+    async def delete_operation(self, id: OperationID) -> Response:  # noqa: A002
         """Delete an operation."""
-        path = parse_path(request, OperationId)
         async with self.engine.begin() as conn:
-            result = await conn.execute(operations.delete().where(operations.c.id == path.id))
+            result = await conn.execute(operations.delete().where(operations.c.id == id))
         if result.rowcount == 0:
-            raise _not_found(path.id)
+            raise _not_found(id)
         return Response(status_code=204)
 
     async def _spent_today(self) -> float:
@@ -244,9 +218,11 @@ class Service:
             ).scalar_one()
         return int(micro) / MICRO
 
-    async def summary(self, request: Request) -> JSONResponse:
-        """Summarize text or an operation (rate limited by ``AI_RATE_LIMIT`` before anything else)."""
-        body = await parse_body(request, SummaryIn)
+    async def summary(self, body: SummaryIn) -> SummaryOut:
+        """Summarize text or an operation (rate limited by ``AI_RATE_LIMIT`` before anything else).
+
+        Answers 429 when the limit or today's AI budget (``AI_DAILY_BUDGET_USD``) is spent.
+        """
         settings = self.settings
         if settings.anthropic_api_key is not None and await self._spent_today() >= settings.ai_daily_budget_usd:
             now = utcnow()
@@ -262,7 +238,7 @@ class Service:
             )
         if body.operation_id is not None:
             operation = await self._get(body.operation_id)
-            text = f"{operation['title']}. {operation['notes']}".strip()
+            text = f"{operation.title}. {operation.notes}".strip()
         else:
             text = body.text or ""
         result = await summarize(self.http, settings, text)
@@ -278,21 +254,12 @@ class Service:
                     created_at=utcnow(),
                 )
             )
-        answer: dict[str, Any] = {
-            "summary": result.text,
-            "provider": result.provider,
-            "model": result.model,
-            "usage": {
-                "input_tokens": result.input_tokens,
-                "output_tokens": result.output_tokens,
-                "cost_usd": result.cost_usd,
-            },
-        }
-        if result.notice:
-            answer["notice"] = result.notice
-        return JSONResponse(answer)
+        usage = Usage(input_tokens=result.input_tokens, output_tokens=result.output_tokens, cost_usd=result.cost_usd)
+        return SummaryOut(
+            summary=result.text, provider=result.provider, model=result.model, usage=usage, notice=result.notice
+        )
 
-    async def usage(self, request: Request) -> JSONResponse:
+    async def usage(self) -> UsageTotals:
         """AI usage so far: calls, tokens, cost; today's spend against the budget."""
         async with self.engine.connect() as conn:
             row = (
@@ -305,19 +272,17 @@ class Service:
                     ).select_from(ai_usage)
                 )
             ).one()
-        return JSONResponse(
-            {
-                "calls": int(row[0]),
-                "input_tokens": int(row[1]),
-                "output_tokens": int(row[2]),
-                "cost_usd": int(row[3]) / MICRO,
-                "today_cost_usd": await self._spent_today(),
-                "daily_budget_usd": self.settings.ai_daily_budget_usd,
-            }
+        return UsageTotals(
+            calls=int(row[0]),
+            input_tokens=int(row[1]),
+            output_tokens=int(row[2]),
+            cost_usd=int(row[3]) / MICRO,
+            today_cost_usd=await self._spent_today(),
+            daily_budget_usd=self.settings.ai_daily_budget_usd,
         )
 
-    async def erp_sync(self, request: Request) -> JSONResponse:
-        """Check the ERP connection and report what would be pushed."""
+    async def erp_sync(self) -> SyncReport:
+        """Check the ERP connection and report what would be pushed (503 without ``ODOO_URL``)."""
         version = await erp_version(self.http, self.settings)
         async with self.engine.connect() as conn:
             pending = (
@@ -325,9 +290,7 @@ class Service:
                     select(func.count()).select_from(operations).where(operations.c.erp_reference.is_(None))
                 )
             ).scalar_one()
-        return JSONResponse(
-            {"synced": True, "erp": version, "unsynced_operations": int(pending), "checked_at": utcnow().isoformat()}
-        )
+        return SyncReport(synced=True, erp=version, unsynced_operations=int(pending), checked_at=utcnow().isoformat())
 
 
 _DATABASE_DOWN = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, OSError)
@@ -374,7 +337,7 @@ def build_app(settings: AIOMSettings) -> ASGIApp:
     service = Service(settings, engine, http)
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await create_schema(engine)
         try:
             yield
@@ -382,25 +345,22 @@ def build_app(settings: AIOMSettings) -> ASGIApp:
             await http.aclose()
             await engine.dispose()
 
-    ai_limit = rate_limit(settings.ai_rate_limit, name="ai-summary")(service.summary)
-    app = Starlette(
-        routes=[
-            Route("/", service.dashboard, methods=["GET"]),
-            # One route per path, so a 405 lists every allowed method in ``Allow``.
-            Route("/api/operations", service.operations, methods=["GET", "POST"]),
-            Route("/api/operations/{id}", service.operation, methods=["GET", "PATCH", "DELETE"]),
-            Route("/api/ai/summary", ai_limit, methods=["POST"]),
-            Route("/api/ai/usage", service.usage, methods=["GET"]),
-            Route("/api/erp/sync", service.erp_sync, methods=["POST"]),
-        ],
+    api = FastAPI(
+        title="AIOM",
+        version="2.0",
+        summary="AI Operations Manager: operations, AI summaries with a budget, ERP sync.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
-    install_problem_handlers(app)
+    api.include_router(service.router())
+    install_problem_handlers(api)
+    document_problems(api, csrf=hardening.csrf.enabled)
     for error in (*_DATABASE_DOWN, sa_exc.DBAPIError):
-        app.add_exception_handler(error, database_unavailable)
+        api.add_exception_handler(error, database_unavailable)
     limiter_holder: list[Any] = []
     before = {id(limiter) for limiter in active_limiters()}
-    hardened = harden(app, hardening, health=_health(settings, engine, limiter_holder))
+    hardened = harden(api, hardening, health=_health(settings, engine, limiter_holder))
     limiter_holder.extend(limiter for limiter in active_limiters() if id(limiter) not in before)
     return hardened
 

@@ -93,6 +93,38 @@ async def test_aiom_in_process(tmp_path: Path) -> None:
     assert f'<script nonce="{nonce.group(1)}">' in page.text
 
 
+@pytest.mark.anyio
+async def test_aiom_openapi_documents_every_route_and_its_problems(tmp_path: Path) -> None:
+    from examples.aiom.app import build_app
+    from examples.aiom.settings import load
+
+    settings = load(
+        environ={"HARDENING_ENVIRONMENT": "test", "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'a.db'}"}
+    )
+    app = build_app(settings)
+    async with lifespan(app), _client(app) as client:
+        response = await client.get("/openapi.json")
+        form = await client.post("/api/operations", data={"title": "x"})
+    assert response.status_code == 200
+    document = response.json()
+    operations = {(method, path) for path, item in document["paths"].items() for method in item}
+    assert operations == {
+        ("get", "/api/operations"), ("post", "/api/operations"), ("get", "/api/operations/{id}"),
+        ("patch", "/api/operations/{id}"), ("delete", "/api/operations/{id}"), ("post", "/api/ai/summary"),
+        ("get", "/api/ai/usage"), ("post", "/api/erp/sync"),
+    }  # fmt: skip
+    summary = document["paths"]["/api/ai/summary"]["post"]["responses"]
+    assert {"404", "413", "415", "422", "429", "502", "504"} <= summary.keys()
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+    # The schema says what the validators do: exactly one of text and operation_id, no nulls.
+    summary_in = document["components"]["schemas"]["SummaryIn"]
+    assert summary_in["oneOf"] == [{"required": ["text"]}, {"required": ["operation_id"]}]
+    assert summary_in["properties"]["text"]["type"] == "string"
+    assert document["components"]["schemas"]["OperationPatch"]["minProperties"] == 1
+    assert form.status_code == 415  # a form is not JSON (FastAPI alone answers 422)
+    assert form.headers["accept-post"] == "application/json"
+
+
 def test_aiom_settings_report_names_every_problem_without_values() -> None:
     from examples.aiom.settings import load
 

@@ -10,13 +10,16 @@ handlers never send) is replaced.
 from __future__ import annotations
 
 import copy
+import functools
 import json
+import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import compile_path
 
 from hardening.problems import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE, ProblemResponse, problem_for_status
 
@@ -253,51 +256,71 @@ def document_problems(
         csrf: Whether the CSRF layer is on (``False`` drops the 403).
     """
     original = app.openapi
+    cache: dict[str, Any] = {}
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            endpoint_limited = _endpoint_limited(app)
+        raw = original()  # FastAPI's own document, cached by FastAPI until the routes change
+        if cache.get("raw") is not raw:
+            endpoint_limited = {
+                (method, path) for path, methods, limited in _routes(app) if limited for method in methods
+            }
 
             def limited(method: str, path: str) -> bool:
                 if (method, path) in endpoint_limited:
                     return True
                 return rate_limited(method, path) if callable(rate_limited) else rate_limited
 
-            app.openapi_schema = add_problem_responses(original(), rate_limited=limited, csrf=csrf)
-        return app.openapi_schema  # type: ignore[no-any-return]
+            cache.update(raw=raw, document=add_problem_responses(raw, rate_limited=limited, csrf=csrf))
+        return cache["document"]  # type: ignore[no-any-return]
 
-    app.openapi_schema = None
     app.openapi = openapi
     app.add_exception_handler(405, _method_not_allowed)
 
 
 async def _method_not_allowed(request: Request, exc: Exception) -> Response:
     """Answer 405 with every method the path accepts in ``Allow``, not only the first route's."""
-    from starlette.routing import Match
-
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches({**request.scope, "method": "\x00"})
-        if match is not Match.NONE:
-            methods.update(getattr(route, "methods", None) or ())
+    scope = request.scope
+    path = scope["path"]
+    root = scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :] or "/"
+    methods = {
+        method for template, allowed, _ in _routes(request.app) if _regex(template).match(path) for method in allowed
+    }
     headers = dict(getattr(exc, "headers", None) or {})
     if methods:
         headers["Allow"] = ", ".join(sorted(methods))
     return ProblemResponse(problem_for_status(405), headers=headers)
 
 
-def _endpoint_limited(app: Any) -> set[tuple[str, str]]:
-    """Return ``(METHOD, path)`` of the routes that carry a ``RateLimitDependency``."""
+@functools.lru_cache(maxsize=1024)
+def _regex(template: str) -> re.Pattern[str]:
+    return compile_path(template)[0]
+
+
+def _routes(app: Any) -> list[tuple[str, frozenset[str], bool]]:
+    """Return ``(path template, methods, rate limited by a RateLimitDependency)`` of each route.
+
+    FastAPI 0.120 and later keep included routers as one route each; ``iter_route_contexts``
+    walks them.
+    """
+    try:
+        from fastapi.routing import iter_route_contexts  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:  # pragma: no cover - older FastAPI: included routes are copied into app.routes
+        contexts: Any = getattr(app, "routes", ())
+    else:
+        contexts = iter_route_contexts(app.routes)
     endpoints = sys.modules.get("hardening.ratelimit.endpoints")
-    if endpoints is None:  # never imported, so no route can carry the dependency
-        return set()
-    kind = endpoints.RateLimitDependency
-    found: set[tuple[str, str]] = set()
-    for route in getattr(app, "routes", ()):
-        dependant = getattr(route, "dependant", None)
-        if dependant is None or not _has(dependant, kind):
+    kind = None if endpoints is None else endpoints.RateLimitDependency  # never imported: no route uses it
+    found = []
+    for route in contexts:
+        template = getattr(route, "path_format", None)
+        methods = getattr(route, "methods", None)
+        if template is None or not methods:
             continue
-        found.update((method, route.path_format) for method in getattr(route, "methods", ()))
+        dependant = getattr(route, "dependant", None)
+        limited = kind is not None and dependant is not None and _has(dependant, kind)
+        found.append((template, frozenset(methods), limited))
     return found
 
 
