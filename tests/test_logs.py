@@ -330,3 +330,20 @@ def test_timestamps_are_iso_utc_like_structlogs_and_records_stay_untouched() -> 
     assert "exception" in line
     [record] = kept
     assert (record.msg, record.args, record.exc_info is not None) == ("failed %s", ("twice",), True)
+
+
+@pytest.mark.parametrize("orjson_installed", [True, False])
+def test_json_lines_are_the_same_with_or_without_orjson(monkeypatch: pytest.MonkeyPatch, orjson_installed: bool) -> None:
+    """orjson is only the fast path of structlog's JSONRenderer: the lines read the same without it."""
+    if orjson_installed:
+        pytest.importorskip("orjson")  # in the test group: present in CI
+    else:
+        monkeypatch.setitem(sys.modules, "orjson", None)  # import orjson -> ImportError
+    stream = setup()
+    logging.getLogger("lib").info("héllo %s", "wörld", extra={"n": 1, "when": re, "keys": {1: "one"}})
+    [line] = lines(stream)
+    assert line["event"] == "héllo wörld"
+    assert line["n"] == 1
+    assert line["keys"] == {"1": "one"}
+    assert isinstance(line["when"], str)  # not serializable: its repr, through structlog's fallback
+    assert "\\u" not in stream.getvalue()  # UTF-8 text, not ASCII escapes

@@ -10,6 +10,8 @@ The guard wraps the whole app, outside Starlette's own ``ServerErrorMiddleware``
 * reports it to Sentry when the Sentry SDK has been initialised;
 * replaces a framework's own 500 answer (Starlette's plain text or debug page) when the
   framework re-raises the exception after sending it;
+* treats a client that went away (Starlette's ``ClientDisconnect``, an ``OSError`` from
+  the server's ``send``) as no error: a DEBUG line, no answer, no Sentry event;
 * when the response had already started, sends nothing more and returns: the server then
   closes the connection, so the client sees a truncated response, not a complete-looking
   one, and no second ``http.response.start`` is ever sent.
@@ -27,6 +29,7 @@ from starlette.exceptions import HTTPException
 
 from hardening._asgi import apply_error_response_editors, on_response_start, request_id_of
 from hardening._config import LayerConfig
+from hardening._disconnect import is_client_gone, mark_client_gone
 from hardening.checks import Finding
 from hardening.problems import Problem, ProblemError, problem_for_status, send_problem
 from hardening.redaction import redact_text
@@ -124,12 +127,14 @@ class ErrorGuardMiddleware:
                 try:
                     await _send_all(send, messages)
                 except OSError as exc:
+                    mark_client_gone(exc)
                     gone = exc
                     raise
                 return
             try:
                 await send(message)
             except OSError as exc:
+                mark_client_gone(exc)  # before the layers and Sentry inside see it
                 gone = exc
                 raise
 
@@ -137,10 +142,12 @@ class ErrorGuardMiddleware:
             await self.app(scope, receive, guarded_send)
         except Exception as exc:
             held = None
-            if exc is gone:
-                # Not a fault of the app: nothing to answer, log at ERROR or report.
+            if exc is gone or is_client_gone(exc):
+                # The client went away (its send failed, or the app read the body after
+                # an http.disconnect): not a fault of the app, so nothing to answer (no
+                # one is listening), no ERROR line and no Sentry event.
                 _logger.debug(
-                    "the client went away before the response was sent (%s)",
+                    "the client went away; nothing more is sent (%s)",
                     type(exc).__name__,
                     extra={"request_id": request_id_of(scope)},
                 )

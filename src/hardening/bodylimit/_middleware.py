@@ -1,142 +1,29 @@
-"""Request body size limit: ``413 application/problem+json``, never a 500.
-
-* A ``Content-Length`` over the limit is refused at once, before the app runs and
-  before a byte of the body is read (so ``Expect: 100-continue`` clients never send it).
-* Every body, chunked or not, is counted as the app reads it. The message that would
-  cross the limit is never handed to the app: the app's ``receive()`` gets
-  ``http.disconnect`` instead (the client has its answer, so it is gone as far as the
-  app is concerned), and the client gets 413 if no response had started.
-* The body is never read ahead of the app, so handlers and Sentry that read it work.
-* The 413 does not ask the server to close the connection: uvicorn then discards the
-  rest of the upload (bounded by its keep-alive timeout) and the client reads its 413
-  instead of a connection reset. Nothing beyond the limit is ever held in memory.
-* A GET or HEAD over HTTP/1.x with neither ``Content-Length`` nor ``Transfer-Encoding``
-  has no body (RFC 9112, 6.3), so it goes through without any wrapper: no cost.
-* Per-path overrides: exact paths, route patterns (``/items/{id}/photo``) or prefixes
-  (``/uploads/*``); ``null`` means "no limit" on that path.
-"""
+"""The body-limit middleware: size (413) and time (408) limits, counted as the app reads."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import re
-from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Final
 
-from pydantic import ByteSize, field_validator
 from starlette.requests import ClientDisconnect
 
-from hardening._config import LayerConfig
-from hardening.checks import Finding
+from hardening.bodylimit._config import BodyLimitConfig, Times
+from hardening.bodylimit._paths import PathTable
 from hardening.problems import Problem, problem_type, send_problem
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-    from hardening.checks import Check
-    from hardening.settings import HardeningSettings
+    from hardening._context import LayerContext
 
-__all__ = ("CHECKS", "DEFAULT_MAX_BYTES", "BodyLimitConfig", "BodyLimitMiddleware")
+__all__ = ("BodyLimitMiddleware",)
 
-DEFAULT_MAX_BYTES: Final = 1024 * 1024
-"""The default limit: 1 MiB."""
-
-_PRODUCTION_CEILING: Final = 100 * 1024 * 1024
 _CLOSE: Final = (b"connection", b"close")
 _DISCONNECT: Final = {"type": "http.disconnect"}
 _BODILESS_METHODS: Final = frozenset({"GET", "HEAD"})
 _FRAMED_VERSIONS: Final = frozenset({"1.0", "1.1"})
-_PARAM: Final = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(:path)?\}")
 _logger = logging.getLogger("hardening.bodylimit")
-
-
-class BodyLimitConfig(LayerConfig):
-    """Limit the size of request bodies, per path if needed."""
-
-    enabled: bool = True
-    """Whether this layer is part of the stack (``HARDENING_BODY_LIMIT__ENABLED``)."""
-
-    max_bytes: ByteSize = ByteSize(DEFAULT_MAX_BYTES)
-    """The largest request body accepted, in bytes or with a unit (``"10MiB"``, ``"500KB"``)."""
-
-    paths: dict[str, ByteSize | None] = {}
-    """Per-path limits that replace ``max_bytes``, as a JSON object in the environment.
-
-    Keys are exact paths (``/login``), route patterns where ``{name}`` matches one path
-    segment and ``{name:path}`` the rest (``/items/{id}/photo``), or prefixes ending in
-    ``/*`` (``/uploads/*`` matches ``/uploads`` and everything below it). Exact paths and
-    patterns win over prefixes; the longest prefix wins. A ``null`` value removes the
-    limit on that path."""
-
-    @field_validator("max_bytes")
-    @classmethod
-    def _check_max_bytes(cls, value: ByteSize) -> ByteSize:
-        if value < 1:
-            msg = (
-                "HARDENING_BODY_LIMIT__MAX_BYTES must be a positive size such as '1MiB'; "
-                "to remove the limit set HARDENING_BODY_LIMIT__ENABLED=false"
-            )
-            raise ValueError(msg)
-        return value
-
-    @field_validator("paths")
-    @classmethod
-    def _check_paths(cls, value: dict[str, ByteSize | None]) -> dict[str, ByteSize | None]:
-        for key, limit in value.items():
-            if not key.startswith("/"):
-                msg = f"HARDENING_BODY_LIMIT__PATHS: key {key!r} must be a path starting with '/', e.g. '/uploads/*'"
-                raise ValueError(msg)
-            if "*" in key[:-1] or (key.endswith("*") and not key.endswith("/*")):
-                msg = f"HARDENING_BODY_LIMIT__PATHS: key {key!r} may only use '*' as a final '/*' (a prefix)"
-                raise ValueError(msg)
-            if limit is not None and limit < 1:
-                msg = f"HARDENING_BODY_LIMIT__PATHS: the limit for {key!r} must be a positive size or null"
-                raise ValueError(msg)
-        return value
-
-    def build(self, app: ASGIApp, settings: HardeningSettings | None = None) -> ASGIApp:
-        """Return ``app`` wrapped in :class:`BodyLimitMiddleware` (or ``app`` when disabled)."""
-        return BodyLimitMiddleware(app, self) if self.enabled else app
-
-
-class _PathLimits:
-    """The limit that applies to a path, from the default and the overrides."""
-
-    def __init__(self, default: int, paths: Mapping[str, int | None]) -> None:
-        self._default = default
-        self._exact: dict[str, int | None] = {}
-        self._patterns: list[tuple[re.Pattern[str], int | None]] = []
-        prefixes: list[tuple[str, int | None]] = []
-        for key, limit in paths.items():
-            if key.endswith("/*"):
-                prefixes.append((key[:-2], limit))
-            elif _PARAM.search(key):
-                self._patterns.append((_compile(key), limit))
-            else:
-                self._exact[key] = limit
-        self._prefixes = sorted(prefixes, key=lambda item: len(item[0]), reverse=True)
-
-    def __call__(self, path: str) -> int | None:
-        if path in self._exact:
-            return self._exact[path]
-        for pattern, limit in self._patterns:
-            if pattern.fullmatch(path):
-                return limit
-        for prefix, limit in self._prefixes:
-            if path == prefix or path.startswith(prefix + "/") or not prefix:
-                return limit
-        return self._default
-
-
-def _compile(pattern: str) -> re.Pattern[str]:
-    out: list[str] = []
-    position = 0
-    for match in _PARAM.finditer(pattern):
-        out.append(re.escape(pattern[position : match.start()]))
-        out.append(".+" if match.group(2) else "[^/]+")
-        position = match.end()
-    out.append(re.escape(pattern[position:]))
-    return re.compile("".join(out))
 
 
 def _too_large(limit: int) -> Problem:
@@ -148,6 +35,20 @@ def _too_large(limit: int) -> Problem:
     )
 
 
+def _too_slow(times: Times, waited: float, received: int) -> Problem:
+    extensions: dict[str, object] = {"received_bytes": received, "waited_seconds": round(waited, 3)}
+    if times.timeout is not None:
+        extensions["timeout_seconds"] = times.timeout
+    if times.min_rate is not None:
+        extensions["min_bytes_per_second"] = times.min_rate
+    return Problem(
+        408,
+        type=problem_type("body-timeout"),
+        detail="The request body did not arrive in time (too slow, or stalled); the connection is closed.",
+        extensions=extensions,
+    )
+
+
 def _parse_content_length(value: bytes) -> int | None:
     text = value.strip()
     if not text or not text.isdigit() or len(text) > 19:
@@ -155,23 +56,41 @@ def _parse_content_length(value: bytes) -> int | None:
     return int(text)
 
 
+def _allowed_wait(times: Times, received: int) -> float:
+    """Seconds of waiting the body may have used in all, given ``received`` bytes so far."""
+    allowed = float("inf") if times.timeout is None else times.timeout
+    if times.min_rate is not None:
+        # A body averaging at least min_rate after the grace period: received / waited >= rate.
+        allowed = min(allowed, max(times.grace, received / times.min_rate))
+    return allowed
+
+
 class BodyLimitMiddleware:
-    """Pure ASGI middleware that refuses request bodies over the limit with 413.
+    """Pure ASGI middleware: 413 for bodies over the size limit, 408 for bodies too slow.
 
     Args:
         app: The ASGI app to wrap.
-        config: The limits; defaults to :class:`BodyLimitConfig` (1 MiB everywhere).
+        config: The limits; defaults to :class:`BodyLimitConfig` (1 MiB, 30 s, 1 KiB/s
+            after 5 s, everywhere).
+        context: The stack's shared context (this layer needs nothing from it).
     """
 
-    def __init__(self, app: ASGIApp, config: BodyLimitConfig | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, config: BodyLimitConfig | None = None, *, context: LayerContext | None = None
+    ) -> None:
         config = config or BodyLimitConfig()
         self.app = app
-        self._limit_for = _PathLimits(
+        self._limit_for = PathTable[int | None](
             int(config.max_bytes), {k: None if v is None else int(v) for k, v in config.paths.items()}
+        )
+        layer = config.times()
+        off = Times(None, None, 0.0)
+        self._times_for = PathTable[Times](
+            layer, {k: off if v is None else v.resolve(layer) for k, v in config.time_paths.items()}
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Check ``Content-Length``, then count the body as the app reads it."""
+        """Check ``Content-Length``, then count and time the body as the app reads it."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -196,8 +115,10 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         path = scope.get("path", "")
-        limit = self._limit_for(path if isinstance(path, str) else "")
-        if limit is None:
+        path = path if isinstance(path, str) else ""
+        limit = self._limit_for(path)
+        times = self._times_for(path)
+        if limit is None and times.off:
             await self.app(scope, receive, send)
             return
         if declared is not None:
@@ -210,27 +131,57 @@ class BodyLimitMiddleware:
                 )
                 await send_problem(scope, send, problem, headers=[_CLOSE])
                 return
-            if length > limit:
+            if limit is not None and length > limit:
                 await send_problem(scope, send, _too_large(limit))
                 return
+            if length == 0:
+                times = Times(None, None, 0.0)  # nothing to wait for
 
+        max_bytes = limit
         received = 0
+        waited = 0.0  # seconds spent waiting for the client (not in the app)
+        complete = times.off  # the body has fully arrived: nothing more to time
+        over = False  # a limit was hit: the app only sees http.disconnect from now on
         response_started = False
-        answered = False  # we sent the 413; the app's own response is dropped
+        answered = False  # we sent the 413 or 408; the app's own response is dropped
+        loop = asyncio.get_running_loop()
 
         async def limited_receive() -> Message:
-            nonlocal received, answered
-            if received > limit:
+            nonlocal received, waited, complete, over, answered
+            if over:
                 return dict(_DISCONNECT)
-            message = await receive()
+            if complete:
+                message = await receive()
+            else:
+                remaining = _allowed_wait(times, received) - waited
+                started = loop.time()
+                arrived: Message | None = None
+                try:
+                    if remaining > 0:
+                        arrived = await asyncio.wait_for(receive(), remaining)
+                except asyncio.TimeoutError:
+                    arrived = None
+                waited += loop.time() - started
+                if arrived is None:
+                    over = True
+                    if not response_started:
+                        answered = True
+                        # connection: close, so the server drops the rest of a body that
+                        # may never come (uvicorn closes after this response).
+                        await send_problem(scope, send, _too_slow(times, waited, received), headers=[_CLOSE])
+                    return dict(_DISCONNECT)
+                message = arrived
             if message["type"] != "http.request":
                 return message
             received += len(message.get("body", b""))
-            if received <= limit:
+            if not message.get("more_body", False):
+                complete = True
+            if max_bytes is None or received <= max_bytes:
                 return message
+            over = True
             if not response_started:
                 answered = True
-                await send_problem(scope, send, _too_large(limit))
+                await send_problem(scope, send, _too_large(max_bytes))
             return dict(_DISCONNECT)
 
         async def limited_send(message: Message) -> None:
@@ -246,45 +197,4 @@ class BodyLimitMiddleware:
         except (ClientDisconnect, OSError):
             if not answered:
                 raise
-            _logger.debug("the app stopped reading after the body limit was exceeded")
-
-
-def _limit_findings(settings: HardeningSettings) -> Iterable[Finding]:
-    if settings.environment != "production":
-        return
-    config = settings.body_limit
-    if not config.enabled:
-        yield Finding(
-            id="HARDENING-BODY-001",
-            severity="warning",
-            message="The request body limit is disabled: any client can send bodies of any size.",
-            hint="Enable it (the default is 1 MiB) and raise the limit only on the paths that need it.",
-            setting="body_limit.enabled",
-            env_var="HARDENING_BODY_LIMIT__ENABLED",
-        )
-        return
-    if config.max_bytes > _PRODUCTION_CEILING:
-        yield Finding(
-            id="HARDENING-BODY-002",
-            severity="warning",
-            message=f"The default request body limit is {config.max_bytes.human_readable()}, over 100 MiB.",
-            hint="Keep the default small and raise it per path with body_limit.paths.",
-            setting="body_limit.max_bytes",
-            env_var="HARDENING_BODY_LIMIT__MAX_BYTES",
-        )
-    for key, limit in config.paths.items():
-        if limit is None or limit > _PRODUCTION_CEILING:
-            size = "no limit" if limit is None else limit.human_readable()
-            yield Finding(
-                id="HARDENING-BODY-003",
-                severity="info",
-                message=f"Request bodies on {key!r} are limited to: {size}.",
-                hint="Make sure that endpoint streams the body instead of loading it into memory.",
-                setting="body_limit.paths",
-                env_var="HARDENING_BODY_LIMIT__PATHS",
-            )
-
-
-CHECKS: tuple[Check, ...] = (_limit_findings,)
-"""Production rules: HARDENING-BODY-001 (limit disabled), -002 (default over 100 MiB),
--003 (a path with no limit or one over 100 MiB)."""
+            _logger.debug("the app stopped reading after a body limit was hit")

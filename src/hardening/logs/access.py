@@ -20,9 +20,7 @@ from hardening._config import LayerConfig
 from hardening._paths import QUIET_PROBE_PATHS
 from hardening.clientip import ClientResolver, ProxyConfig
 from hardening.logs._context import SPAN_ID_STATE_KEY, TRACE_ID_STATE_KEY, parse_traceparent
-from hardening.logs._records import RecordTemplate
-from hardening.redaction import _clean_texts as _CLEAN_TEXTS  # texts redact_text() returns unchanged
-from hardening.redaction import redact_text
+from hardening.redaction import Redactor, default_redactor
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -41,33 +39,6 @@ _MAX_ROUTES: Final = 4096
 _MAX_SHOWN: Final = 1024  # query strings and user agents remembered, each
 _MAX_SHOWN_KEY: Final = 512  # longer raw values are never remembered: 1024 of them stay small
 _NO_STATE: Final[dict[str, Any]] = {}
-_MAKE_RECORD: Final = logging.Logger.makeRecord
-_FIELD_NAMES: Final = (
-    "method",
-    "route",
-    "path",
-    "status",
-    "duration_ms",
-    "request_bytes",
-    "response_bytes",
-    "client_ip",
-    "user_agent",
-    "http_version",
-    "scheme",
-    "request_id",
-    "trace_id",
-)
-_TEMPLATES: Final = {
-    level: RecordTemplate(ACCESS_LOGGER, level, "request", __file__, "_emit", _FIELD_NAMES)
-    for level in (logging.INFO, logging.WARNING)
-}
-
-
-def _remember(cache: dict[bytes, Any], key: bytes, value: Any) -> None:
-    """Store ``value`` in ``cache``, which starts over once it holds ``_MAX_SHOWN`` entries."""
-    if len(cache) >= _MAX_SHOWN:
-        cache.clear()
-    cache[key] = value
 
 
 def _printable(text: str) -> str:
@@ -149,10 +120,11 @@ class AccessLogMiddleware:
         self._slow_s = config.slow_request_ms / 1000 if config.slow_request_ms is not None else None
         self._ua_max = config.max_user_agent_length
         self._routes: dict[str, str] = {}
-        # Raw query strings and user agents, with what the line showed for them; an entry
-        # holds only while its redacted text is still among redact_text()'s clean texts.
-        self._queries: dict[bytes, tuple[str, str]] = {}
-        self._agents: dict[bytes, str] = {}
+        self._redactor: Redactor = default_redactor()
+        # Raw query strings and user agents, with what the line showed for them (the
+        # redactor drops them when its secrets change).
+        self._queries = self._redactor.memo(max_entries=_MAX_SHOWN, max_key_length=_MAX_SHOWN_KEY)
+        self._agents = self._redactor.memo(max_entries=_MAX_SHOWN, max_key_length=_MAX_SHOWN_KEY)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection (other scope types pass through)."""
@@ -222,16 +194,9 @@ class AccessLogMiddleware:
         if not logger.isEnabledFor(level):
             return
         # What ``logger.log(level, "request", extra=fields)`` does, without looking for
-        # the caller's frame (the caller is always this method), and with the fields
-        # written straight into a record dict laid out in advance.
-        values = _TEMPLATES[level].start() if type(logger).makeRecord is _MAKE_RECORD else None
-        if values is None:  # a custom record factory or Logger class builds the record
-            fields = self.fields(scope, status, duration, request_bytes, response_bytes, disconnected, error)
-            record = logger.makeRecord(ACCESS_LOGGER, level, __file__, 0, "request", (), None, "_emit", fields)
-        else:
-            self._fill(values, scope, status, duration, request_bytes, response_bytes, disconnected, error)
-            record = RecordTemplate.finish(values)
-        logger.handle(record)
+        # the caller's frame (the caller is always this method).
+        fields = self.fields(scope, status, duration, request_bytes, response_bytes, disconnected, error)
+        logger.handle(logger.makeRecord(ACCESS_LOGGER, level, __file__, 0, "request", (), None, "_emit", fields))
 
     def fields(
         self,
@@ -244,22 +209,6 @@ class AccessLogMiddleware:
         error: str | None,
     ) -> dict[str, Any]:
         """Return the fields of the access line of one finished request."""
-        fields: dict[str, Any] = {}
-        self._fill(fields, scope, status, duration, request_bytes, response_bytes, disconnected, error)
-        return fields
-
-    def _fill(
-        self,
-        fields: dict[str, Any],
-        scope: Scope,
-        status: int | None,
-        duration: float,
-        request_bytes: int,
-        response_bytes: int,
-        disconnected: bool,
-        error: str | None,
-    ) -> None:
-        """Write the fields of the access line into ``fields`` (in the order of ``_FIELD_NAMES``)."""
         user_agent = traceparent = None
         for name, value in scope.get("headers", ()):  # one pass for both headers; the first of each counts
             if name == _USER_AGENT:
@@ -267,33 +216,13 @@ class AccessLogMiddleware:
                     user_agent = value
             elif name == _TRACEPARENT and traceparent is None:
                 traceparent = value
-        path = scope.get("path", "")
-        if path not in _CLEAN_TEXTS:  # redact_text()'s and _printable()'s first tests, inlined
-            path = redact_text(path)
+        path = self._redactor.redact_text(scope.get("path", ""))
         if not path.isprintable():
             path = _printable(path)
         query = scope.get("query_string")
-        shown_query = ""
-        if query:  # the same query strings and agents come back: what was shown is reused
-            try:
-                probe, shown_query = self._queries[query]
-                if probe not in _CLEAN_TEXTS:  # the secrets changed, or the set started over
-                    raise KeyError(query)
-            except KeyError:
-                probe = redact_text("?" + query.decode("latin-1"))
-                shown_query = "?" + _printable(probe[1:])
-                if probe in _CLEAN_TEXTS and len(query) <= _MAX_SHOWN_KEY:
-                    _remember(self._queries, query, (probe, shown_query))
-        agent: str | None = None
-        if user_agent:
-            try:
-                agent = self._agents[user_agent]
-                if agent not in _CLEAN_TEXTS:
-                    raise KeyError(user_agent)
-            except KeyError:
-                agent = redact_text(_printable(user_agent.decode("latin-1")[: self._ua_max]))
-                if agent in _CLEAN_TEXTS and len(user_agent) <= _MAX_SHOWN_KEY:
-                    _remember(self._agents, user_agent, agent)
+        # The same query strings and agents come back: what was shown is reused.
+        shown_query = self._queries.get(query, self._show_query) if query else ""
+        agent: str | None = self._agents.get(user_agent, self._show_agent) if user_agent else None
         route = getattr(scope.get("route"), "path", None)
         if isinstance(route, str):
             shown = self._routes.get(route)
@@ -310,6 +239,7 @@ class AccessLogMiddleware:
             if parsed is not None:
                 trace_id = parsed[0]
         resolver = self._resolver
+        fields: dict[str, Any] = {}
         fields["method"] = scope.get("method")
         fields["route"] = shown
         fields["path"] = path + shown_query if query else path
@@ -330,3 +260,10 @@ class AccessLogMiddleware:
             fields["error"] = error
         if disconnected:
             fields["disconnected"] = True
+        return fields
+
+    def _show_query(self, query: bytes) -> str:
+        return "?" + _printable(self._redactor.redact_text("?" + query.decode("latin-1"))[1:])
+
+    def _show_agent(self, user_agent: bytes) -> str:
+        return self._redactor.redact_text(_printable(user_agent.decode("latin-1")[: self._ua_max]))

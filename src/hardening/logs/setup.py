@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import time
 from typing import TYPE_CHECKING, Any, Final, Literal, TextIO
 
 from pydantic import Field, field_validator
@@ -125,68 +124,6 @@ def add_request_context(_logger: Any, _method: str, event_dict: MutableMapping[s
     return event_dict
 
 
-class _UtcTimestamp:
-    """Add ``timestamp``: now, in ISO 8601 UTC, as ``TimeStamper(fmt="iso", utc=True)`` writes it.
-
-    For example ``2026-01-02T03:04:05.678901Z``; the date and time are formatted once per
-    second, only the microseconds on every line.
-    """
-
-    __slots__ = ("_prefix", "_second")
-
-    def __init__(self) -> None:
-        self._second = -1
-        self._prefix = ""
-
-    def __call__(self, _logger: Any, _method: str, event_dict: EventDict) -> EventDict:
-        micros = time.time_ns() // 1000
-        second, fraction = divmod(micros, 1_000_000)
-        if second != self._second:
-            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-            self._second = second
-        event_dict["timestamp"] = f"{self._prefix}.{fraction:06d}Z" if fraction else f"{self._prefix}Z"
-        return event_dict
-
-
-class _LineFormatter(logging.Formatter):
-    """structlog's ``ProcessorFormatter`` for this set-up, without copying each record.
-
-    It runs the same chains on the same event dicts: a line logged through structlog
-    (wrapped by ``ProcessorFormatter.wrap_for_formatter``) goes through ``processors``;
-    a standard library record first through ``pre_chain``. The last processor renders
-    the line, which is returned as it is (the ``%(message)s`` format of the original).
-    The record itself is never changed, so other handlers see it untouched.
-    """
-
-    def __init__(self, pre_chain: list[Any], processors: list[Any]) -> None:
-        super().__init__()
-        self._pre_chain = tuple(pre_chain)
-        self._processors = tuple(processors)
-
-    def format(self, record: logging.LogRecord) -> str:
-        """Return the rendered line of ``record``."""
-        logger: Any = getattr(record, "_logger", None)
-        method: Any = getattr(record, "_name", None)
-        event: Any
-        if logger is not None and method is not None and isinstance(record.msg, dict):
-            event = record.msg.copy()
-            event["_record"] = record
-            event["_from_structlog"] = True
-        else:
-            logger = None
-            method = record.levelname.lower()
-            event = {"event": record.getMessage(), "_record": record, "_from_structlog": False}
-            if record.exc_info:
-                event["exc_info"] = record.exc_info
-            if record.stack_info:
-                event["stack_info"] = record.stack_info
-            for processor in self._pre_chain:
-                event = processor(logger, method, event)
-        for processor in self._processors:
-            event = processor(logger, method, event)
-        return str(event)
-
-
 def _drop_server_noise(_logger: Any, _method: str, event_dict: EventDict) -> EventDict:
     for key in _DROPPED_KEYS:
         event_dict.pop(key, None)
@@ -258,7 +195,7 @@ def configure_logging(settings: HardeningSettings | None = None, *, stream: Text
         add_request_context,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
-        _UtcTimestamp(),
+        structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
     ]
     final: list[Any] = [structlog.stdlib.ProcessorFormatter.remove_processors_meta, _drop_server_noise]
     if renderer_name == "json":
@@ -275,7 +212,10 @@ def configure_logging(settings: HardeningSettings | None = None, *, stream: Text
             _redaction_processor(config.redact_keys),
             structlog.dev.ConsoleRenderer(colors=_isatty(stream), exception_formatter=structlog.dev.plain_traceback),
         ]
-    formatter = _LineFormatter(pre_chain=[*shared, structlog.stdlib.ExtraAdder()], processors=final)
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()],
+        processors=final,
+    )
     handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)
     setattr(handler, _HANDLER_MARK, True)

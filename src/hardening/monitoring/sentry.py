@@ -3,7 +3,8 @@
 :func:`init_sentry` initialises ``sentry-sdk`` (the ``sentry`` extra) from
 :class:`SentryConfig`: the DSN is a secret, environment and release come from the
 settings, ``send_default_pii`` and local variables are off, request bodies are not
-captured, 4xx responses are not reported as errors, and every event, transaction,
+captured, 4xx responses and clients that went away are not reported as errors,
+unmatched requests are named ``<METHOD> unmatched route`` (never the raw URL), and every event, transaction,
 breadcrumb and log passes through :func:`hardening.redaction.redact` (nested values,
 exception messages with database passwords) and carries the request ID as a tag.
 """
@@ -17,8 +18,10 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 from pydantic import ConfigDict, SecretStr, field_validator
 
 from hardening._config import LayerConfig
+from hardening._disconnect import is_client_gone
 from hardening._imports import require
 from hardening.logs._context import get_request_id
+from hardening.monitoring._names import UNMATCHED_ROUTE
 from hardening.redaction import redact, register_secret
 
 if TYPE_CHECKING:
@@ -111,14 +114,35 @@ def _is_client_error(hint: dict[str, Any] | None) -> bool:
     return isinstance(status, int) and status in _CLIENT_ERROR
 
 
+def _is_disconnect(hint: dict[str, Any] | None) -> bool:
+    """Whether the event is about a client that went away (never reported)."""
+    exc_info = (hint or {}).get("exc_info")
+    return bool(exc_info) and is_client_gone(exc_info[1])
+
+
+def _name_unmatched(item: dict[str, Any]) -> dict[str, Any]:
+    """Name an event of a request no route matched ``<METHOD> unmatched route``.
+
+    The SDK names such a transaction by its URL (``source: url``): a token in the path
+    would be sent, and every distinct URL would be a transaction of its own.
+    """
+    if (item.get("transaction_info") or {}).get("source") != "url":
+        return item
+    request = item.get("request")
+    method = request.get("method") if isinstance(request, dict) else None
+    name = f"{method if isinstance(method, str) and method else 'HTTP'} {UNMATCHED_ROUTE}"
+    return {**item, "transaction": name, "transaction_info": {"source": "custom"}}
+
+
 def redacting_hooks(
     config: SentryConfig | None = None, user_hooks: dict[str, Any] | None = None
 ) -> dict[str, Callable[[Any, Any], Any]]:
     """Return the ``before_*`` hooks :func:`init_sentry` installs.
 
     Each runs the user's own hook of the same name first (when given), then redacts
-    the result; ``before_send`` also drops 4xx errors (unless ``report_4xx``) and tags
-    the request ID.
+    the result; ``before_send`` also drops 4xx errors (unless ``report_4xx``) and
+    clients that went away; events and transactions of requests no route matched are
+    named ``<METHOD> unmatched route``, and tagged with the request ID.
 
     Args:
         config: The Sentry settings; defaults apply when ``None``.
@@ -134,12 +158,14 @@ def redacting_hooks(
         user = user_hooks.get(name)
 
         def hook(item: Any, hint: Any) -> Any:
-            if name == "before_send" and not report_4xx and _is_client_error(hint):
+            if name == "before_send" and (_is_disconnect(hint) or (not report_4xx and _is_client_error(hint))):
                 return None
             if user is not None:
                 item = user(item, hint)
                 if item is None:
                     return None
+            if name in ("before_send", "before_send_transaction") and isinstance(item, dict):
+                item = _name_unmatched(item)
             item = redact(item, extra_keys=keys)
             if name in ("before_send", "before_send_transaction") and isinstance(item, dict):
                 request_id = get_request_id()

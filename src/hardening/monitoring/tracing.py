@@ -2,9 +2,10 @@
 
 :class:`TracingMiddleware` extracts the incoming trace context (``traceparent``, or
 whatever propagators the process configured), starts a SERVER span named by the route
-template, sets the semantic-convention attributes (query redacted) and records
-exceptions and the status. It records ``http.server.request.duration`` and
-``http.server.active_requests`` through the metrics API, so any SDK or Prometheus
+template (``GET unmatched route`` when no route matched: never the raw URL), sets the
+semantic-convention attributes (query redacted) and records exceptions and the status;
+a client that went away is no error (counted with the status sent, or 499). It records
+``http.server.request.duration`` and ``http.server.active_requests`` through the metrics API, so any SDK or Prometheus
 exporter installed by the team picks them up. Without an SDK, spans are non-recording
 and cost little, yet log lines still carry the upstream ``trace_id``.
 """
@@ -19,10 +20,12 @@ from typing import TYPE_CHECKING, Any, Final
 
 from hardening._asgi import REQUEST_ID_STATE_KEY, get_header, scope_state
 from hardening._config import LayerConfig
+from hardening._disconnect import CLIENT_CLOSED_REQUEST, is_client_gone
 from hardening._imports import require
 from hardening._paths import QUIET_PROBE_PATHS
 from hardening.clientip import ClientResolver, ProxyConfig
 from hardening.logs._context import SPAN_ID_STATE_KEY, TRACE_ID_STATE_KEY, TRACE_IDS
+from hardening.monitoring._names import UNMATCHED_ROUTE
 from hardening.redaction import redact_text, redact_url
 
 if TYPE_CHECKING:
@@ -301,6 +304,7 @@ class TracingMiddleware:
         start = time.perf_counter()
         status: int | None = None
         error_type: str | None = None
+        gone = False  # the client went away: counted with the status sent, or 499
 
         async def send_status(message: Message) -> None:
             nonlocal status
@@ -308,9 +312,19 @@ class TracingMiddleware:
                 status = message["status"]
             await send(message)
 
+        async def watch_receive() -> Message:
+            nonlocal gone
+            message = await receive()
+            if message["type"] == "http.disconnect" and status is None:
+                gone = True
+            return message
+
         try:
-            await self.app(scope, receive, send_status)
+            await self.app(scope, watch_receive, send_status)
         except BaseException as exc:
+            if is_client_gone(exc):
+                gone = True
+                raise
             error_type = type(exc).__qualname__
             if recording:
                 span.add_event(
@@ -325,14 +339,19 @@ class TracingMiddleware:
         finally:
             duration = time.perf_counter() - start
             route = getattr(scope.get("route"), "path", None)
-            if status is None and error_type is not None:
+            if gone:
+                # Not an error: counted apart from 5xx, with the status sent or 499.
+                status = CLIENT_CLOSED_REQUEST if status is None else status
+            elif status is None and error_type is not None:
                 status = _SERVER_ERROR
-            if error_type is None and status is not None and status >= _SERVER_ERROR:
+            if error_type is None and not gone and status is not None and status >= _SERVER_ERROR:
                 error_type = str(status)
             if recording:
                 if isinstance(route, str):
                     span.update_name(f"{method} {route}")
                     span.set_attribute("http.route", route)
+                else:  # a fixed name: never the raw URL (tokens in paths, unbounded cardinality)
+                    span.update_name(f"{method} {UNMATCHED_ROUTE}")
                 if status is not None:
                     span.set_attribute("http.response.status_code", status)
                 if error_type is not None:
