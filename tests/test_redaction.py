@@ -275,10 +275,10 @@ _TEXT_PARTS = st.sampled_from(
 @given(parts=st.lists(_TEXT_PARTS | st.text(max_size=5), max_size=20))
 def test_the_fast_path_of_redact_text_changes_nothing(parts: list[str]) -> None:
     """``redact_text`` skips the patterns only where they could not have masked anything."""
-    from hardening.redaction import _redact_patterns
+    from hardening._redaction_rules import redact_patterns
 
     text = "".join(parts)
-    assert redact_text(text) == _redact_patterns(text)
+    assert redact_text(text) == redact_patterns(text)
 
 
 @pytest.mark.parametrize(
@@ -308,4 +308,4 @@ def test_many_distinct_texts_keep_being_redacted() -> None:
     assert redact_text("?token=abc") == f"?token={REDACTED}"
     from hardening import redaction
 
-    assert len(redaction._clean_texts) <= redaction._MAX_CLEAN_TEXTS
+    assert len(redaction.default_redactor()._clean) <= redaction._MAX_CLEAN_TEXTS
