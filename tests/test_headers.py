@@ -19,6 +19,7 @@ from hardening.errors import ConfigurationError
 from hardening.headers import SecurityHeadersConfig, SecurityHeadersMiddleware
 from hardening.headers.csp import csp_nonce
 from hardening.testing import assert_hardened, grade_headers
+from tests.asgi_call import answering, call, http_scope
 from tests.extras import import_extra
 
 import_extra("secure", "hardening[headers]")
@@ -235,6 +236,61 @@ async def test_streaming_and_head_responses_carry_headers() -> None:
     assert head.headers["x-frame-options"] == "DENY"
 
 
+@pytest.mark.parametrize(
+    ("first", "second", "html"),
+    [
+        (b"text/html", b"application/json", True),
+        (b"application/json", b"text/html", False),
+        (b"Text/HTML; charset=utf-8", b"text/plain", True),
+    ],
+)
+@pytest.mark.parametrize("names", [(b"content-type", b"content-type"), (b"Content-Type", b"CONTENT-TYPE")])
+async def test_the_first_content_type_decides_the_profile(
+    first: bytes, second: bytes, html: bool, names: tuple[bytes, bytes]
+) -> None:
+    app = answering([(names[0], first), (names[1], second)])
+    result = await call(SecurityHeadersMiddleware(app), http_scope())
+    assert ("'nonce-" in result.headers["content-security-policy"]) is html
+
+
+@pytest.mark.parametrize("shape", ["missing", "none", "tuple", "generator"])
+async def test_any_shape_of_app_headers_gets_the_same_headers(shape: str) -> None:
+    pairs = [(b"content-type", b"text/plain"), (b"Server", b"x")]
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        start: dict[str, Any] = {"type": "http.response.start", "status": 200}
+        if shape == "none":
+            start["headers"] = None
+        elif shape == "tuple":
+            start["headers"] = tuple(pairs)
+        elif shape == "generator":
+            start["headers"] = (pair for pair in pairs)
+        await send(start)
+        await send({"type": "http.response.body", "body": b""})
+
+    scope = http_scope(headers=[(b"host", b"api.example.com")])
+    scope["scheme"] = "https"
+    result = await call(SecurityHeadersMiddleware(app), scope)
+    sent = result.starts[0]["headers"]
+    assert all(name.lower() != b"server" for name, _ in sent)
+    assert (b"strict-transport-security", b"max-age=63072000; includeSubDomains") in sent
+    assert result.headers["content-security-policy"].startswith("default-src 'none'")
+    assert [name for name, _ in sent].count(b"content-type") == (0 if shape in ("missing", "none") else 1)
+
+
+async def test_the_app_reusing_one_header_list_gets_the_same_headers_every_time() -> None:
+    shared = [(b"content-type", b"text/html; charset=utf-8"), (b"x-custom", b"1")]
+    snapshot = list(shared)
+    middleware = SecurityHeadersMiddleware(answering(shared, b"<p>x</p>"))
+    results = [await call(middleware, http_scope()) for _ in range(3)]
+    assert shared == snapshot  # the app's list is never edited in place
+    for result in results:
+        names = [name for name, _ in result.starts[0]["headers"]]
+        assert len(names) == len(set(names))
+        assert result.headers["content-security-policy"].count("'nonce-") == 2
+    assert len({result.headers["content-security-policy"] for result in results}) == 3
+
+
 # --- HSTS ------------------------------------------------------------------------------
 
 
@@ -272,6 +328,24 @@ async def test_hsts_preload_and_disable() -> None:
     assert response.headers["strict-transport-security"] == "max-age=31536000; includeSubDomains; preload"
     async with client(wrap(hsts={"enabled": False})) as c:
         assert "strict-transport-security" not in (await c.get("/json")).headers
+
+
+async def test_hsts_is_decided_per_request_by_host_or_else_the_server_address() -> None:
+    middleware = SecurityHeadersMiddleware(answering([]))
+    cases = [
+        ([(b"host", b"api.example.com")], ("10.0.0.1", 443), True),
+        ([(b"host", b"localhost:8443")], ("10.0.0.1", 443), False),
+        ([(b"host", b"api.example.com")], ("127.0.0.1", 443), True),
+        ([], ("127.0.0.1", 443), False),  # no Host: the server address counts, every time
+        ([], ("203.0.113.9", 443), True),
+        ([(b"host", b"localhost:8443")], ("203.0.113.9", 443), False),
+        ([(b"host", b"1password.example")], ("127.0.0.1", 443), True),
+    ]
+    for headers, server, hsts in cases * 2:
+        scope = http_scope()
+        scope.update(scheme="https", headers=headers, server=server)
+        result = await call(middleware, scope)
+        assert ("strict-transport-security" in result.headers) is hsts, (headers, server)
 
 
 # --- nonces ----------------------------------------------------------------------------

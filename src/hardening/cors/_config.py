@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Final
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from hardening._config import LayerConfig, env_var
 from hardening._paths import check_path_prefixes
 from hardening.cors._origins import normalise_origin_entry
+from hardening.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
@@ -174,10 +175,11 @@ class CORSConfig(LayerConfig, CORSPolicy):
         for rule in self.rules:
             fields = dict(base)
             fields.update({name: getattr(rule, name) for name in rule.model_fields_set if name != "path"})
-            try:
+            try:  # the policy's own validators judge what the rule and the config make together
                 policy = CORSPolicy(**fields)
-            except ValueError:
-                raise ValueError(_WILDCARD_CREDENTIALS + f" (in the rule for {rule.path!r})") from None
+            except ValidationError as exc:
+                details = "; ".join(str(error["msg"]).removeprefix("Value error, ") for error in exc.errors())
+                raise ValueError(f"{details} (in the rule for {rule.path!r})") from None
             pairs.append((rule.path, policy))
         pairs.sort(key=lambda pair: len(pair[0].rstrip("/")), reverse=True)
         return tuple(pairs)
@@ -194,6 +196,22 @@ class CORSConfig(LayerConfig, CORSPolicy):
         from hardening.cors._middleware import CORSMiddleware
 
         return CORSMiddleware(app, self)
+
+
+def revalidate(config: CORSConfig) -> CORSConfig:
+    """Return ``config`` validated again by its own validators.
+
+    A config made with ``model_construct`` skipped them; the middleware passes every
+    config through here, so an unsafe one still stops start-up.
+
+    Raises:
+        ConfigurationError: With the validators' messages (they name the setting).
+    """
+    try:
+        return type(config).model_validate(config.model_dump(exclude_unset=True))
+    except ValidationError as exc:
+        details = "; ".join(str(error["msg"]).removeprefix("Value error, ") for error in exc.errors())
+        raise ConfigurationError(f"invalid CORS settings: {details}") from None
 
 
 def broad_regex_reason(pattern: str) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Iterable
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 from hardening._asgi import add_error_response_editor
 from hardening.cors._config import (
@@ -13,14 +13,11 @@ from hardening.cors._config import (
     _PREFLIGHT_VARY,
     _SAFELISTED_HEADERS,
     _TOKEN_RE,
-    _WILDCARD_CREDENTIALS,
-    ENV_PREFIX,
     CORSConfig,
     CORSPolicy,
-    broad_regex_reason,
+    revalidate,
 )
 from hardening.cors._origins import OriginMatcher
-from hardening.errors import ConfigurationError
 from hardening.problems import Problem, problem_type, send_problem
 
 if TYPE_CHECKING:
@@ -56,13 +53,6 @@ def merge_vary(headers: list[tuple[bytes, bytes]], names: Iterable[str]) -> list
     return others
 
 
-_ADDED_CACHE_SIZE: Final = 1024
-"""How many allowed origins' response headers a policy keeps (regex policies allow many)."""
-
-_NAME_CACHE_SIZE: Final = 1024
-"""How many distinct response header names (any case) the middleware classifies once."""
-_VARY_ORIGIN: Final = ((b"vary", b"Origin"),)
-"""``Vary: Origin``, for responses whose CORS headers depend on the Origin header."""
 
 
 class _Compiled:
@@ -70,7 +60,6 @@ class _Compiled:
 
     __slots__ = (
         "active",
-        "allowed_cache",
         "any_header",
         "any_method",
         "credentials",
@@ -88,12 +77,6 @@ class _Compiled:
     )
 
     def __init__(self, policy: CORSPolicy) -> None:
-        if policy.allow_credentials and "*" in policy.allow_origins:
-            raise ConfigurationError(_WILDCARD_CREDENTIALS)
-        for regex in policy.allow_origin_regex:
-            if broad_regex_reason(regex) is not None:
-                msg = f"{ENV_PREFIX}ALLOW_ORIGIN_REGEX: {regex!r} is too broad."
-                raise ConfigurationError(msg)
         self.wildcard = "*" in policy.allow_origins
         self.matcher = OriginMatcher(
             policy.allow_origins, tuple(re.compile(item) for item in policy.allow_origin_regex)
@@ -116,38 +99,24 @@ class _Compiled:
         if self.expose:
             wildcard_pairs.append((b"access-control-expose-headers", self.expose))
         self.not_allowed: tuple[tuple[bytes, bytes], ...] = tuple(wildcard_pairs) if self.wildcard else ()
-        # Keyed by the raw Origin header value, so the request path neither decodes it nor
-        # calls added_headers() for an origin seen before.
-        self.allowed_cache: dict[bytes, tuple[tuple[bytes, bytes], ...]] = {}
 
     def allows(self, origin: str) -> bool:
-        return self.wildcard or self.matcher.matches(origin)
+        """Whether the Origin header value ``origin`` is allowed by this policy."""
+        return self.active and (self.wildcard or self.matcher.matches(origin))
 
-    def added_headers(self, origin: str | bytes | None) -> tuple[tuple[bytes, bytes], ...]:
-        """Return the CORS headers an actual (non-preflight) response gets for ``origin``.
+    def added_headers(self, origin: bytes | None) -> tuple[tuple[bytes, bytes], ...]:
+        """Return the CORS headers an actual (non-preflight) response gets.
 
-        ``origin`` is the Origin header, as text or as its raw (Latin-1) bytes. The answers
-        for allowed origins are kept (at most :data:`_ADDED_CACHE_SIZE`), as is the one
-        for every other request, so most requests build nothing.
+        ``origin`` is the raw Origin header (``None`` when absent).
         """
-        if origin is None:
+        if origin is None or not self.allows(origin.decode("latin-1")):
             return self.not_allowed
-        raw = origin if isinstance(origin, bytes) else origin.encode("latin-1")
-        added = self.allowed_cache.get(raw)
-        if added is not None:
-            return added
-        origin = raw.decode("latin-1")
-        if not (self.active and self.allows(origin)):
-            return self.not_allowed
-        pairs = [(b"access-control-allow-origin", b"*" if self.wildcard else origin.encode())]
+        pairs = [(b"access-control-allow-origin", b"*" if self.wildcard else origin)]
         if self.credentials:
             pairs.append((b"access-control-allow-credentials", b"true"))
         if self.expose:
             pairs.append((b"access-control-expose-headers", self.expose))
-        added = tuple(pairs)
-        if len(self.allowed_cache) < _ADDED_CACHE_SIZE:
-            self.allowed_cache[raw] = added
-        return added
+        return tuple(pairs)
 
 
 class CORSMiddleware:
@@ -155,32 +124,20 @@ class CORSMiddleware:
 
     Args:
         app: The ASGI app to wrap.
-        config: The CORS settings; validated again here, so a config built without
-            validation still cannot combine ``*`` with credentials.
+        config: The CORS settings; validated again here (the same validators), so a
+            config built without validation (``model_construct``) cannot slip through.
 
     Raises:
-        ConfigurationError: When the config is unsafe (wildcard with credentials, an
-            over-broad origin regex).
+        ConfigurationError: When the config is unsafe (a wildcard with credentials, an
+            over-broad origin regex); the message names the setting.
     """
 
     def __init__(self, app: ASGIApp, config: CORSConfig | None = None) -> None:
-        config = config or CORSConfig()
+        config = revalidate(config or CORSConfig())
         self.app = app
         self._default = _Compiled(config)
         self._rules = tuple((path.rstrip("/"), _Compiled(policy)) for path, policy in config.effective_rules())
         self._warned = False
-        # Response header names (as the app spelled them) that are neither Access-Control-*
-        # nor Vary: most responses carry only such names, and need no rebuilding.
-        self._plain_names: set[bytes] = set()
-
-    def _is_cors_or_vary(self, name: bytes) -> bool:
-        """Whether a response header name not known to be plain is ``Access-Control-*`` or ``Vary``."""
-        lower = name.lower()
-        if lower.startswith(b"access-control-") or lower == b"vary":
-            return True
-        if len(self._plain_names) < _NAME_CACHE_SIZE:
-            self._plain_names.add(name)
-        return False
 
     def _policy_for(self, path: str) -> _Compiled:
         for prefix, policy in self._rules:
@@ -210,10 +167,7 @@ class CORSMiddleware:
             if request_method is not None:
                 await self._preflight(scope, send, policy, origin.decode("latin-1"), request_method)
                 return
-        # added_headers() inlined for an origin seen before (the cache holds allowed ones).
-        added = policy.not_allowed if origin is None else policy.allowed_cache.get(origin)
-        if added is None:
-            added = policy.added_headers(origin)
+        added = policy.added_headers(origin)
 
         def wrapped(message: Message) -> Awaitable[None]:
             # A plain function returning the awaitable of the next send: no coroutine of ours.
@@ -232,25 +186,9 @@ class CORSMiddleware:
     def _edit(self, message: Message, policy: _Compiled, added: tuple[tuple[bytes, bytes], ...]) -> None:
         """Replace the app's ``Access-Control-*`` headers with ours; add ``Vary: Origin``."""
         # A new list (never edit the app's in place; it may be any iterable, read once).
-        try:  # optional in ASGI; a subscript is cheaper than .get() when it is there
-            headers = [*message["headers"]]
-        except KeyError:
-            headers = []
-        # The common case: the app set no Access-Control-* and no Vary header. One pass
-        # over names known to be plain (no lower-casing), then ours appended.
-        plain = self._plain_names
-        for name, _ in headers:
-            if name not in plain and self._is_cors_or_vary(name):
-                break
-        else:
-            headers += added
-            if policy.vary_origin:
-                headers += _VARY_ORIGIN
-            message["headers"] = headers
-            return
         kept: list[tuple[bytes, bytes]] = []
         replaced = has_vary = False
-        for key, value in headers:
+        for key, value in message.get("headers") or ():
             lower = key.lower()
             if lower.startswith(b"access-control-"):
                 replaced = True
@@ -262,10 +200,7 @@ class CORSMiddleware:
             self._warn_app_headers()
         kept.extend(added)
         if policy.vary_origin:
-            if has_vary:
-                kept = merge_vary(kept, ("Origin",))
-            else:  # merging into no Vary field of the app's comes down to adding ours
-                kept.append((b"vary", b"Origin"))
+            kept = merge_vary(kept, ("Origin",)) if has_vary else [*kept, (b"vary", b"Origin")]
         message["headers"] = kept
 
     def _warn_app_headers(self) -> None:
@@ -290,7 +225,7 @@ class CORSMiddleware:
         vary = [*_PREFLIGHT_VARY, _PNA_VARY] if policy.pna else list(_PREFLIGHT_VARY)
         method = request_method.decode("latin-1")
         failed: str | None = None
-        if not (policy.active and policy.allows(origin)):
+        if not policy.allows(origin):
             failed = "origin"
         elif not ((policy.any_method and _TOKEN_RE.fullmatch(method)) or method in policy.methods):
             failed = "method"

@@ -6,10 +6,10 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from hardening._config import env_var
+from hardening._environments import DEPLOYED_ENVIRONMENTS
 from hardening.checks import Finding
 from hardening.cors._config import ENV_PREFIX, CORSPolicy
 from hardening.cors._origins import parse_origin
-from hardening.profiles import DEPLOYED_ENVIRONMENTS
 
 if TYPE_CHECKING:
     from hardening.checks import Check
@@ -35,19 +35,6 @@ def _env(rules_env: str | None, field: str) -> str:
 
 def _production(settings: HardeningSettings) -> bool:
     return settings.environment in DEPLOYED_ENVIRONMENTS
-
-
-def _check_wildcard_credentials(settings: HardeningSettings) -> Iterable[Finding]:
-    for setting, env, policy in _policies(settings):
-        if "*" in policy.allow_origins and policy.allow_credentials:
-            yield Finding(
-                id="HARDENING-CORS-001",
-                severity="error",
-                message="CORS allows every origin ('*') together with credentials.",
-                hint="List the origins that need credentials explicitly.",
-                setting=f"{setting}.allow_origins",
-                env_var=_env(env, "allow_origins"),
-            )
 
 
 def _check_unescaped_dots(settings: HardeningSettings) -> Iterable[Finding]:
@@ -124,9 +111,10 @@ def _check_production_origins(settings: HardeningSettings) -> Iterable[Finding]:
 
 
 CHECKS: tuple[Check, ...] = (
-    _check_wildcard_credentials,
     _check_unescaped_dots,
     _check_null_origin,
     _check_production_origins,
 )
-"""Production rules of the CORS layer (``HARDENING-CORS-001`` to ``-005``)."""
+"""Production rules of the CORS layer (``HARDENING-CORS-002`` to ``-005``).
+
+A wildcard with credentials (once ``HARDENING-CORS-001``) is no rule: the config refuses it."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, Final
 
 from pydantic import ValidationError
@@ -15,6 +15,7 @@ from hardening._asgi import (
     Scope,
     Send,
     add_error_response_editor,
+    get_header,
     scope_state,
 )
 from hardening.clientip import ClientResolver
@@ -39,14 +40,6 @@ _HSTS: Final = b"strict-transport-security"
 _CONTENT_TYPE: Final = b"content-type"
 _MANAGED: Final = frozenset(name.encode() for name in MANAGED_HEADERS)
 
-# What a response header name means to ``_edit`` (cached per raw name, any case).
-_PLAIN: Final = 0
-_REMOVE: Final = 1
-_TRACKED: Final = 2
-_TYPE: Final = 3
-_CACHE_SIZE: Final = 1024
-"""Distinct header names, content types and Host values remembered per middleware."""
-
 
 def _classify(content_type: bytes | None) -> ProfileName:
     """Pick the profile of a response by its ``Content-Type``: HTML is a web app page."""
@@ -65,6 +58,8 @@ def is_local_host(host: str) -> bool:
     host = host.rstrip(".")
     if host == "localhost" or host.endswith(".localhost"):
         return True
+    if not (host[:1].isdigit() or ":" in host):
+        return False  # a name, not an IP literal (IPv4 starts with a digit, IPv6 has colons)
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
@@ -117,8 +112,6 @@ class SecurityHeadersMiddleware:
         self.config = config
         proxy = settings.proxy if settings is not None else None
         self._resolver = ClientResolver(proxy)
-        # With no trusted proxy the resolver ignores forwarded headers: the scheme is the scope's.
-        self._forwarded_scheme = proxy is not None and bool(proxy.trusted_proxies)
         self._profiles: dict[ProfileName, CompiledProfile] = {
             name: compile_profile(config.profile(name), config.reporting, where=f"headers.{name}")
             for name in ("api", "webapp", "docs")
@@ -134,15 +127,12 @@ class SecurityHeadersMiddleware:
         self._remove = frozenset(name.encode("latin-1") for name in config.remove)
         self._override = frozenset(name.encode("latin-1") for name in config.override)
         self._prefixes = sorted(config.path_profiles.items(), key=lambda item: len(item[0]), reverse=True)
-        self._first_chars = (
-            None if "/" in config.path_profiles else frozenset(prefix[1:2] for prefix in config.path_profiles)
-        )
         reporting = config.reporting
         self._receiver_path = reporting.receiver_path if reporting.receiver else None
         self._receiver = ReportReceiver(reporting) if reporting.receiver else None
-        # What the common response gets (the app set none of our headers), per profile
-        # (``None``: a 304) and scheme: computed once, appended in one go; ``None`` for a
-        # profile whose headers carry the request's nonce.
+        # What a response gets when the app set none of our headers, per profile (``None``:
+        # a 304) and scheme: computed once, appended in one go; ``None`` for a profile whose
+        # headers carry the request's nonce.
         self._secure_tails, self._plain_tails = (
             {
                 kind: tuple(self._decorate([], set(), kind, secure, None))
@@ -152,29 +142,6 @@ class SecurityHeadersMiddleware:
             }
             for secure in (True, False)
         )
-        # Per-input caches (bounded) for the per-response decisions: response header
-        # names as the app spelled them (the plain ones, and the others' codes), content
-        # types and Host values.
-        self._plain_names: set[bytes] = set()
-        self._name_codes: dict[bytes, int] = {}
-        self._kinds: dict[bytes | None, ProfileName] = {None: "api"}
-        self._secure_hosts: dict[bytes | None, bool] = {}  # never holds None (no Host)
-
-    def _name_code(self, name: bytes) -> int:
-        """Classify a response header name (``_REMOVE``, ``_TRACKED``, ``_TYPE``, ``_PLAIN``)."""
-        lower = name.lower()
-        if lower in self._remove:
-            code = _REMOVE
-        elif lower in self._tracked:
-            code = _TRACKED
-        else:
-            code = _TYPE if lower == _CONTENT_TYPE else _PLAIN
-        if code == _PLAIN:
-            if len(self._plain_names) < _CACHE_SIZE:
-                self._plain_names.add(name)
-        elif len(self._name_codes) < _CACHE_SIZE:
-            self._name_codes[name] = code
-        return code
 
     def _path_profile(self, path: str) -> ProfileName | None:
         """The profile ``path_profiles`` forces for ``path`` (``root_path`` removed), if any."""
@@ -183,18 +150,19 @@ class SecurityHeadersMiddleware:
                 return name
         return None
 
-    def _is_secure_host(self, host: bytes | None, scope: Scope) -> bool:
-        """Whether an HTTPS response goes to a host that is not this machine (not cached yet).
+    def _is_secure(self, scope: Scope) -> bool:
+        """Whether the response gets HSTS and ``upgrade-insecure-requests``.
 
-        With no Host header the server address counts.
+        True for HTTPS (the scheme resolved behind trusted proxies) to a host that is not
+        this machine; with no Host header the server address counts.
         """
+        if self._resolver.scheme(scope) != "https":
+            return False
+        host = get_header(scope["headers"], b"host")
         if host is None:
             server = scope.get("server")
             return not (server and is_local_host(str(server[0])))
-        secure = not is_local_host(host.decode("latin-1"))
-        if len(self._secure_hosts) < _CACHE_SIZE:
-            self._secure_hosts[host] = secure
-        return secure
+        return not is_local_host(host.decode("latin-1"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -218,10 +186,7 @@ class SecurityHeadersMiddleware:
                 root = ""
             if root and path.startswith(root):
                 path = path[len(root) :] or "/"
-            # A prefix match needs the path's second character to be a prefix's: a cheap
-            # test (no call) that rejects most paths before the loop.
-            if self._first_chars is None or path[1:2] in self._first_chars:
-                forced = self._path_profile(path)
+            forced = self._path_profile(path)
 
         def wrapped(message: Message) -> Awaitable[None]:
             # A plain function returning the awaitable of the next send: no coroutine of ours.
@@ -241,78 +206,13 @@ class SecurityHeadersMiddleware:
 
     def _edit(self, message: Message, scope: Scope, forced: ProfileName | None, nonce: str | None) -> None:
         """Add this layer's headers to an ``http.response.start`` message (see the class)."""
-        # HTTPS (resolved behind trusted proxies) to a host that is not this machine: HSTS
-        # and upgrade-insecure-requests. Written out here: a call costs more than the test.
-        if self._forwarded_scheme:
-            secure = self._resolver.scheme(scope) == "https"
-        else:
-            try:  # optional in ASGI; a subscript is cheaper than .get() when it is there
-                secure = scope["scheme"] == "https"
-            except KeyError:
-                secure = False
-        if secure:
-            host: bytes | None = None
-            for key, value in scope["headers"]:  # get_header() inlined
-                if key == b"host":
-                    host = value
-                    break
-            try:  # a server sees few distinct Host values
-                secure = self._secure_hosts[host]
-            except KeyError:
-                secure = self._is_secure_host(host, scope)
+        secure = self._is_secure(scope)
         # A new list (never edit the app's in place; it may be any iterable, read once).
-        try:
-            headers = [*(message["headers"] or ())]
-        except KeyError:
-            headers = []
-        # The common case: the app set none of our headers nor a leaky one. One pass over
-        # names known to be plain (no lower-casing), then the precomputed tail appended.
-        plain, codes = self._plain_names, self._name_codes
-        content_type: bytes | None = None
-        for name, value in headers:
-            if name not in plain:
-                try:
-                    code = codes[name]
-                except KeyError:
-                    code = self._name_code(name)
-                if code == _TYPE:
-                    if content_type is None:
-                        content_type = value
-                elif code:
-                    self._edit_general(message, headers, secure, forced, nonce)
-                    return
-        if message["status"] == 304:
-            kind: ProfileName | None = None
-        elif forced is not None:
-            kind = forced
-        else:
-            try:
-                kind = self._kinds[content_type]
-            except KeyError:
-                kind = _classify(content_type)
-                if len(self._kinds) < _CACHE_SIZE:
-                    self._kinds[content_type] = kind
-        tail = (self._secure_tails if secure else self._plain_tails)[kind]
-        if tail is not None:
-            headers += tail
-        else:
-            headers = self._decorate(headers, set(), kind, secure, nonce)
-        message["headers"] = headers
-
-    def _edit_general(
-        self,
-        message: Message,
-        raw: Iterable[tuple[bytes, bytes]],
-        secure: bool,
-        forced: ProfileName | None,
-        nonce: str | None,
-    ) -> None:
-        """``_edit`` for a response that carries headers of ours or leaky ones."""
         headers: list[tuple[bytes, bytes]] = []
         seen: set[bytes] = set()  # the headers of ours the app set
         content_type: bytes | None = None
         remove, tracked = self._remove, self._tracked
-        for name, value in raw:
+        for name, value in message.get("headers") or ():
             lower = name.lower()
             if lower in remove:
                 continue
@@ -332,7 +232,7 @@ class SecurityHeadersMiddleware:
             headers.append((name, value))
         kind = None if message["status"] == 304 else forced or _classify(content_type)
         tail = None if seen else (self._secure_tails if secure else self._plain_tails)[kind]
-        if tail is not None:  # the app set none of ours (only leaky ones, removed), no nonce
+        if tail is not None:  # the app set none of ours and the profile carries no nonce
             headers.extend(tail)
         else:
             headers = self._decorate(headers, seen, kind, secure, nonce)
