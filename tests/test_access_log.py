@@ -281,9 +281,9 @@ def test_config() -> None:
     assert AccessLogConfig().enabled
     assert AccessLogConfig(enabled=False).build(APP) is APP
     assert isinstance(AccessLogConfig().build(APP, HardeningSettings()), AccessLogMiddleware)
-    with pytest.raises(ValueError, match="HARDENING_ACCESS_LOG__EXCLUDED_SAMPLE_RATE"):
+    with pytest.raises(ValueError, match=r"(?s)^(?!.*HARDENING_).*\bexcluded_sample_rate\b"):
         AccessLogConfig(excluded_sample_rate=2)
-    with pytest.raises(ValueError, match="HARDENING_ACCESS_LOG__SLOW_REQUEST_MS"):
+    with pytest.raises(ValueError, match=r"(?s)^(?!.*HARDENING_).*\bslow_request_ms\b"):
         AccessLogConfig(slow_request_ms=0)
 
 

@@ -431,14 +431,14 @@ def test_wildcard_with_credentials_from_the_environment(monkeypatch: pytest.Monk
     ["https://example.com/", "example.com", "https://example.com/path", "https://exa mple.com", "https://*", "*.x"],
 )
 def test_malformed_origins_are_refused_with_the_env_var(origin: str) -> None:
-    with pytest.raises(ValidationError, match="HARDENING_CORS__ALLOW_ORIGINS"):
+    with pytest.raises(ValidationError, match=r"(?s)^(?!.*HARDENING_).*\ballow_origins\b"):
         CORSConfig(allow_origins=[origin])
 
 
 def test_star_must_be_alone() -> None:
     with pytest.raises(ValidationError, match="only entry"):
         CORSConfig(allow_origins=["*", APP])
-    with pytest.raises(ValidationError, match="HARDENING_CORS__ALLOW_METHODS"):
+    with pytest.raises(ValidationError, match=r"(?s)^(?!.*HARDENING_).*\ballow_methods\b"):
         CORSConfig(allow_methods=["*", "GET"])
 
 
@@ -455,7 +455,7 @@ def test_star_must_be_alone() -> None:
 )
 def test_broad_regexes_are_refused(regex: str) -> None:
     assert broad_regex_reason(regex) is not None
-    with pytest.raises(ValidationError, match="HARDENING_CORS__ALLOW_ORIGIN_REGEX"):
+    with pytest.raises(ValidationError, match=r"(?s)^(?!.*HARDENING_).*\ballow_origin_regex\b"):
         CORSConfig(allow_origin_regex=[regex])
 
 
@@ -470,7 +470,7 @@ def test_reasonable_regexes_are_accepted(regex: str) -> None:
 def test_invalid_regex_and_tokens_are_refused() -> None:
     with pytest.raises(ValidationError, match="not a valid regular expression"):
         CORSConfig(allow_origin_regex=["https://(x"])
-    with pytest.raises(ValidationError, match="HARDENING_CORS__ALLOW_HEADERS"):
+    with pytest.raises(ValidationError, match=r"(?s)^(?!.*HARDENING_).*\ballow_headers\b"):
         CORSConfig(allow_headers=["Bad Header"])
     with pytest.raises(ValidationError, match="max_age"):
         CORSConfig(max_age=-1)
@@ -581,11 +581,11 @@ async def test_ipv6_and_port_origins(origin: str, allowed: bool) -> None:
 
 @pytest.mark.parametrize("origin", ["https://[zz::1]", "https://[1:2:3]", "https://*.[::1]", "https://a.com:70000"])
 def test_invalid_ipv6_and_port_entries_are_refused(origin: str) -> None:
-    with pytest.raises(ValidationError, match="HARDENING_CORS__ALLOW_ORIGINS"):
+    with pytest.raises(ValidationError, match=r"(?s)^(?!.*HARDENING_).*\ballow_origins\b"):
         CORSConfig(allow_origins=[origin])
 
 
 def test_over_broad_regex_is_refused_by_the_middleware_too() -> None:
     unchecked = CORSConfig.model_construct(allow_origin_regex=(".*",), allow_origins=(), rules=())
-    with pytest.raises(ConfigurationError, match="HARDENING_CORS__ALLOW_ORIGIN_REGEX"):
+    with pytest.raises(ConfigurationError, match=r"(?s)^(?!.*HARDENING_).*too broad"):
         CORSMiddleware(echo_app, unchecked)

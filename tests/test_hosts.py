@@ -166,7 +166,7 @@ async def test_production_with_no_hosts_refuses_everything_and_warns(caplog: pyt
     caplog.set_level(logging.WARNING, logger="hardening.hosts")
     mw = TrustedHostConfig().build(app, HardeningSettings(environment="production"))
     assert (await call(mw, host_scope(b"localhost"))).status == 400
-    assert "HARDENING_HOSTS__ALLOWED_HOSTS" in caplog.text
+    assert "allowed_hosts is empty" in caplog.text
 
 
 def test_config_normalises_and_validates() -> None:
@@ -178,9 +178,9 @@ def test_config_normalises_and_validates() -> None:
         if bad == "*":
             assert TrustedHostConfig(allowed_hosts=[bad]).allowed_hosts == ("*",)
             continue
-        with pytest.raises(ValidationError, match="HARDENING_HOSTS__ALLOWED_HOSTS"):
+        with pytest.raises(ValidationError, match=r"(?s)^(?!.*HARDENING_).*\ballowed_hosts\b"):
             TrustedHostConfig(allowed_hosts=[bad])
-    with pytest.raises(ValidationError, match="HARDENING_HOSTS__EXEMPT_PATHS"):
+    with pytest.raises(ValidationError, match=r"(?s)^(?!.*HARDENING_).*\bexempt_paths\b"):
         TrustedHostConfig(exempt_paths=["livez"])
 
 

@@ -244,9 +244,9 @@ def test_missing_structlog_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_config_validation() -> None:
     assert LoggingConfig(level="warn").level == "WARNING"
-    with pytest.raises(ValueError, match="HARDENING_LOGGING__LEVEL"):
+    with pytest.raises(ValueError, match=r"(?s)^(?!.*HARDENING_).*\blevel\b"):
         LoggingConfig(level="LOUD")
-    with pytest.raises(ValueError, match="HARDENING_LOGGING__LEVELS"):
+    with pytest.raises(ValueError, match=r"(?s)^(?!.*HARDENING_).*\blevels\b"):
         LoggingConfig(levels={"x": "nope"})
     assert LoggingConfig().renderer_for("development") == "console"
     assert LoggingConfig().renderer_for("production") == "json"

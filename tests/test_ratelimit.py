@@ -63,7 +63,8 @@ def test_sync_scheme_is_refused_without_leaking_the_password() -> None:
         RateLimitConfig(storage_uri=f"redis://:{CANARY}@localhost:6379/0")
     text = str(info.value)
     assert "async+redis://" in text
-    assert "HARDENING_RATE_LIMIT__STORAGE_URI" in text
+    assert "storage_uri" in text
+    assert "HARDENING_" not in text  # built in code: the field is named, not a variable
     assert CANARY not in text
 
 
@@ -87,9 +88,9 @@ def test_limit_strings_from_the_limits_docs_parse(text: str) -> None:
 
 
 def test_invalid_limits_fail_at_start_up_naming_the_setting() -> None:
-    with pytest.raises(ValidationError, match="HARDENING_RATE_LIMIT__DEFAULT_LIMITS"):
+    with pytest.raises(ValidationError, match=r"(?s)^(?!.*HARDENING_).*\bdefault_limits\b"):
         RateLimitConfig(default_limits="ten per fortnight")
-    with pytest.raises(ValidationError, match="HARDENING_RATE_LIMIT__RULES"):
+    with pytest.raises(ValidationError, match=r"(?s)^(?!.*HARDENING_).*\blimits\b"):
         RateLimitRule(path="/login", limits="5/lightyear")
     with pytest.raises(ValidationError, match="needs 'limits'"):
         RateLimitRule(path="/login")

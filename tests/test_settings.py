@@ -272,8 +272,9 @@ def test_model_validator_message_keeps_field_names_and_points_at_the_fields() ->
     report = check_settings(HardeningSettings, environ=env)
     [problem] = [p for p in report.problems if p.kind == "invalid"]
     assert problem.setting == "health"
-    assert "health.details is <value> but health.token is empty" in problem.message
-    assert "HARDENING_HEALTH__TOKEN" in problem.message
+    # the validator names its fields ("details", "token"); the loader says which settings they are
+    assert "health.details (HARDENING_HEALTH__DETAILS) is <value> but" in problem.message
+    assert "health.token (HARDENING_HEALTH__TOKEN) is empty; set health.token to" in problem.message
     assert problem.expected == ""
     assert problem.hint == "Fix the health.* settings the message names."
     assert "svc-canary-81" not in report.to_json()

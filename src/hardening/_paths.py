@@ -25,12 +25,12 @@ def is_plain_path(value: str) -> bool:
     return value.startswith("/") and not any(ch in value for ch in "?#\r\n\t ")
 
 
-def check_path_prefixes(values: tuple[str, ...], env_var: str) -> tuple[str, ...]:
-    """Validate configured path prefixes; raise ``ValueError`` naming ``env_var``."""
+def check_path_prefixes(values: tuple[str, ...]) -> tuple[str, ...]:
+    """Validate configured path prefixes; raise ``ValueError`` describing the bad one."""
     for value in values:
         if not is_plain_path(value):
             msg = (
-                f"{env_var}: {value!r} is not a path prefix. Expected a path that starts "
+                f"{value!r} is not a path prefix. Expected a path that starts "
                 "with '/' and has no query, fragment or whitespace, for example '/webhooks'."
             )
             raise ValueError(msg)

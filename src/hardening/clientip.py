@@ -64,7 +64,7 @@ class ProxyConfig(BaseModel):
             if item.strip() == "*":
                 msg = (
                     "'*' would trust every peer, so any client could choose its own address. "
-                    "List your proxies' networks instead (HARDENING_PROXY__TRUSTED_PROXIES), or "
+                    "List your proxies' networks instead, or "
                     "write '0.0.0.0/0' and '::/0' if every peer really is a proxy you run"
                 )
                 raise ValueError(msg)
@@ -72,8 +72,7 @@ class ProxyConfig(BaseModel):
                 ipaddress.ip_network(item, strict=False)
             except ValueError:
                 msg = (
-                    f"{item!r} is not an IP address or CIDR network, for example '10.0.0.0/8' "
-                    "(setting proxy.trusted_proxies, env HARDENING_PROXY__TRUSTED_PROXIES)"
+                    f"{item!r} is not an IP address or CIDR network, for example '10.0.0.0/8'"
                 )
                 raise ValueError(msg) from None
         return value

@@ -75,7 +75,7 @@ class CSRFConfig(LayerConfig):
             normal = normalise_origin_entry(item)
             if normal is None or normal in ("*", "null"):
                 msg = (
-                    f"{_ENV}TRUSTED_ORIGINS: {item!r} is not an origin. Expected "
+                    f"{item!r} is not an origin. Expected "
                     "scheme://host[:port] with no path or trailing slash, for example "
                     "'https://admin.example.com' or 'https://*.example.com'."
                 )
@@ -86,7 +86,7 @@ class CSRFConfig(LayerConfig):
     @field_validator("exempt_paths")
     @classmethod
     def _check_paths(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return check_path_prefixes(value, f"{_ENV}EXEMPT_PATHS")
+        return check_path_prefixes(value)
 
     def build(self, app: ASGIApp, settings: HardeningSettings | None = None) -> ASGIApp:
         """Return ``app`` wrapped in :class:`CSRFMiddleware`, or ``app`` when disabled.

@@ -113,7 +113,7 @@ class TrustedHostConfig(LayerConfig):
             normal = _normalise_entry(item)
             if normal is None:
                 msg = (
-                    f"{_ENV}: {item!r} is not a host pattern. Expected a host name, an IP "
+                    f"{item!r} is not a host pattern. Expected a host name, an IP "
                     "literal or '*.' followed by a domain, with an optional ':port', for "
                     "example 'api.example.com', '*.example.com' or '[::1]:8000'."
                 )
@@ -125,7 +125,7 @@ class TrustedHostConfig(LayerConfig):
     @field_validator("exempt_paths")
     @classmethod
     def _check_paths(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return check_path_prefixes(value, "HARDENING_HOSTS__EXEMPT_PATHS")
+        return check_path_prefixes(value)
 
     def effective_hosts(self, environment: str = "production") -> tuple[str, ...]:
         """Return the hosts allowed in ``environment`` (the development defaults if empty)."""
@@ -190,9 +190,8 @@ class TrustedHostMiddleware:
         self._is_allowed_cached = lru_cache(maxsize=1024)(self.is_allowed)
         if not hosts:
             logger.warning(
-                "TrustedHostMiddleware refuses every request: %s is empty. List the hosts "
-                "this service answers, for example '[\"api.example.com\"]'.",
-                _ENV,
+                "TrustedHostMiddleware refuses every request: allowed_hosts is empty. List the "
+                "hosts this service answers, for example '[\"api.example.com\"]'."
             )
 
     def is_allowed(self, value: bytes | None, scheme: str = "http") -> bool:

@@ -59,7 +59,7 @@ class HTTPSRedirectConfig(LayerConfig):
     @field_validator("exempt_paths")
     @classmethod
     def _check_paths(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return check_path_prefixes(value, "HARDENING_HTTPS_REDIRECT__EXEMPT_PATHS")
+        return check_path_prefixes(value)
 
     def build(self, app: ASGIApp, settings: HardeningSettings | None = None) -> ASGIApp:
         """Return ``app`` wrapped in :class:`HTTPSRedirectMiddleware`, or ``app`` when disabled.

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Final
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from hardening._config import LayerConfig, env_var
+from hardening._config import LayerConfig
 from hardening._paths import check_path_prefixes
 from hardening.cors._origins import normalise_origin_entry
 from hardening.errors import ConfigurationError
@@ -75,12 +75,12 @@ class CORSPolicy(BaseModel):
         for item in value:
             if item != "*" and not _TOKEN_RE.fullmatch(item):
                 msg = (
-                    f"{env_var(f'cors.{field}')}: {item!r} is not a valid HTTP token. "
+                    f"{item!r} is not a valid HTTP token. "
                     "Use names such as 'Content-Type' or 'PATCH', or '*' alone."
                 )
                 raise ValueError(msg)
         if "*" in value and len(value) > 1:
-            msg = f"{env_var(f'cors.{field}')}: '*' must be the only entry when used."
+            msg = "'*' must be the only entry when used."
             raise ValueError(msg)
         return tuple(item.upper() for item in value) if field == "allow_methods" else value
 
@@ -92,7 +92,7 @@ class CORSPolicy(BaseModel):
             normal = normalise_origin_entry(item)
             if normal is None:
                 msg = (
-                    f"{ENV_PREFIX}ALLOW_ORIGINS: {item!r} is not an origin. Expected "
+                    f"{item!r} is not an origin. Expected "
                     "scheme://host[:port] with no path, query or trailing slash (for example "
                     "'https://app.example.com' or 'https://*.example.com'), 'null' or '*'."
                 )
@@ -100,7 +100,7 @@ class CORSPolicy(BaseModel):
             if normal not in result:
                 result.append(normal)
         if "*" in result and len(result) > 1:
-            msg = f"{ENV_PREFIX}ALLOW_ORIGINS: '*' allows every origin and must be the only entry."
+            msg = "'*' allows every origin and must be the only entry."
             raise ValueError(msg)
         return tuple(result)
 
@@ -111,12 +111,12 @@ class CORSPolicy(BaseModel):
             try:
                 re.compile(item)
             except re.error as exc:
-                msg = f"{ENV_PREFIX}ALLOW_ORIGIN_REGEX: {item!r} is not a valid regular expression ({exc})."
+                msg = f"{item!r} is not a valid regular expression ({exc})."
                 raise ValueError(msg) from None
             reason = broad_regex_reason(item)
             if reason is not None:
                 msg = (
-                    f"{ENV_PREFIX}ALLOW_ORIGIN_REGEX: {item!r} is too broad: {reason}. Match "
+                    f"{item!r} is too broad: {reason}. Match "
                     "host labels with a class such as '[a-z0-9-]+' and escape dots ('\\.'), "
                     "for example 'https://[a-z0-9-]+\\.example\\.com'."
                 )
@@ -152,7 +152,7 @@ class CORSRule(CORSPolicy):
     @field_validator("path")
     @classmethod
     def _check_path(cls, value: str) -> str:
-        check_path_prefixes((value,), f"{ENV_PREFIX}RULES[].path")
+        check_path_prefixes((value,))
         return value
 
 

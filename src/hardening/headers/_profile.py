@@ -7,7 +7,6 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
-from hardening._config import env_var
 from hardening.headers.csp import format_policy, validate_policy
 
 __all__ = ("API_PROFILE", "DOCS_PROFILE", "WEBAPP_PROFILE", "HeaderProfile", "ProfileName")
@@ -33,11 +32,8 @@ _CACHE_DIRECTIVE = re.compile(r"[a-z-]+(=(\d+|\"[^\"]*\"|[a-z0-9-]+))?")
 
 
 def _where(info: ValidationInfo) -> str:
-    """Return ``setting (ENV_VAR)`` for the field being validated, for error messages."""
-    context = info.context if isinstance(info.context, dict) else {}
-    prefix = context.get("profile", "headers.<profile>")
-    setting = f"{prefix}.{info.field_name}"
-    return f"{setting} ({env_var(setting)})"
+    """Return the field being validated, for error messages (the loader adds its variable)."""
+    return str(info.field_name)
 
 
 def check_header_text(value: str, where: str) -> str:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import SecretStr, field_validator, model_validator
 
-from hardening._config import LayerConfig, env_var
+from hardening._config import LayerConfig
 from hardening._paths import is_plain_path
 
 if TYPE_CHECKING:
@@ -24,7 +24,6 @@ __all__ = ("DetailsPolicy", "HealthConfig")
 DetailsPolicy = Literal["never", "always", "token"]
 """Who sees per-check details: nobody, everybody, or callers presenting the token."""
 
-_ENV = "HARDENING_HEALTH__"
 _MAX_DEADLINE = 60.0
 _MAX_TTL = 3600.0
 
@@ -80,14 +79,13 @@ class HealthConfig(LayerConfig):
 
     @field_validator("liveness_path", "readiness_path", "startup_path", "health_path", "metrics_path")
     @classmethod
-    def _check_path(cls, value: str | None, info: object) -> str | None:
-        name = getattr(info, "field_name", "path")
+    def _check_path(cls, value: str | None) -> str | None:
         if value is None or value == "":
             return None
         if not is_plain_path(value):
             msg = (
-                f"health.{name} must be an absolute path such as '/readyz' without query, fragment or whitespace, "
-                f"got {value!r}; set {env_var(f'health.{name}')} to a path, or to an empty value to disable it"
+                "must be an absolute path such as '/readyz' without query, fragment or whitespace, "
+                f"got {value!r}; set a path, or an empty value to disable the endpoint"
             )
             raise ValueError(msg)
         return value
@@ -101,7 +99,7 @@ class HealthConfig(LayerConfig):
         if not (low_ok and value <= (_MAX_TTL if is_ttl else _MAX_DEADLINE)):
             expected = f"0 to {_MAX_TTL:g}" if is_ttl else f"more than 0 and at most {_MAX_DEADLINE:g}"
             msg = (
-                f"health.{name} must be {expected} seconds, got {value!r}; set {env_var(f'health.{name}')} "
+                f"must be {expected} seconds, got {value!r} "
                 "(keep the deadline under the probe's timeoutSeconds, for example 0.8)"
             )
             raise ValueError(msg)
@@ -111,7 +109,7 @@ class HealthConfig(LayerConfig):
     @classmethod
     def _check_workers(cls, value: int) -> int:
         if not 1 <= value <= 64:
-            msg = f"health.sync_workers must be between 1 and 64, got {value!r}; set {_ENV}SYNC_WORKERS"
+            msg = f"must be between 1 and 64, got {value!r}"
             raise ValueError(msg)
         return value
 
@@ -119,7 +117,7 @@ class HealthConfig(LayerConfig):
     @classmethod
     def _check_retry_after(cls, value: int) -> int:
         if value < 0:
-            msg = f"health.retry_after must be zero or more seconds, got {value!r}; set {_ENV}RETRY_AFTER"
+            msg = f"must be zero or more seconds, got {value!r}"
             raise ValueError(msg)
         return value
 
@@ -138,14 +136,14 @@ class HealthConfig(LayerConfig):
         ]
         if len(paths) != len(set(paths)):
             msg = (
-                f"health paths must be distinct, got {paths}; set {_ENV}LIVENESS_PATH, "
-                f"{_ENV}READINESS_PATH, {_ENV}STARTUP_PATH, {_ENV}HEALTH_PATH, {_ENV}METRICS_PATH"
+                f"the endpoint paths (liveness_path, readiness_path, startup_path, health_path, "
+                f"metrics_path) must be distinct, got {paths}"
             )
             raise ValueError(msg)
         if self.details == "token" and (self.token is None or not self.token.get_secret_value()):
             msg = (
-                f"health.details is 'token' but health.token is empty; set {_ENV}TOKEN to a long "
-                f"random value, or set {_ENV}DETAILS to 'never'"
+                "details is 'token' but token is empty; set token to a long random value, "
+                "or details to 'never'"
             )
             raise ValueError(msg)
         return self

@@ -70,10 +70,7 @@ class AccessLogConfig(LayerConfig):
     @classmethod
     def _check_rate(cls, value: float) -> float:
         if not 0.0 <= value <= 1.0:
-            msg = (
-                "access_log.excluded_sample_rate (HARDENING_ACCESS_LOG__EXCLUDED_SAMPLE_RATE) must be "
-                f"between 0 and 1, got {value}"
-            )
+            msg = "must be between 0 and 1"
             raise ValueError(msg)
         return value
 
@@ -81,10 +78,7 @@ class AccessLogConfig(LayerConfig):
     @classmethod
     def _check_slow(cls, value: float | None) -> float | None:
         if value is not None and value <= 0:
-            msg = (
-                "access_log.slow_request_ms (HARDENING_ACCESS_LOG__SLOW_REQUEST_MS) must be a positive "
-                "number of milliseconds, or unset"
-            )
+            msg = "must be a positive number of milliseconds, or unset"
             raise ValueError(msg)
         return value
 

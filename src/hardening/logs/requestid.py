@@ -100,10 +100,7 @@ class RequestIdConfig(LayerConfig):
     @classmethod
     def _check_header(cls, value: str) -> str:
         if not _HEADER_NAME.fullmatch(value):
-            msg = (
-                "request_id.header_name (HARDENING_REQUEST_ID__HEADER_NAME) must be an HTTP header "
-                "name made of letters, digits and '-', for example 'X-Request-ID'"
-            )
+            msg = "must be an HTTP header name made of letters, digits and '-', for example 'X-Request-ID'"
             raise ValueError(msg)
         return value
 
@@ -114,10 +111,7 @@ class RequestIdConfig(LayerConfig):
             try:
                 re.compile(value)
             except re.error as exc:
-                msg = (
-                    "request_id.pattern (HARDENING_REQUEST_ID__PATTERN) must be a valid regular "
-                    f"expression ({exc.msg}); fix it or leave it unset"
-                )
+                msg = f"must be a valid regular expression ({exc.msg}); fix it or leave it unset"
                 raise ValueError(msg) from None
         return value
 
@@ -125,7 +119,7 @@ class RequestIdConfig(LayerConfig):
     @classmethod
     def _check_length(cls, value: int) -> int:
         if not 8 <= value <= 1024:
-            msg = f"request_id.max_length (HARDENING_REQUEST_ID__MAX_LENGTH) must be between 8 and 1024, got {value}"
+            msg = "must be between 8 and 1024"
             raise ValueError(msg)
         return value
 

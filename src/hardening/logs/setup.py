@@ -37,12 +37,12 @@ _DROPPED_KEYS: Final = ("color_message",)
 EventDict = dict[str, Any]
 
 
-def _check_level(value: str, setting: str, env: str) -> str:
+def _check_level(value: str, what: str = "") -> str:
     upper = value.strip().upper()
     if upper == "WARN":
         upper = "WARNING"
     if upper not in _LEVELS:
-        msg = f"{setting} ({env}) must be one of {', '.join(_LEVELS)}, got {value!r}"
+        msg = f"{what}must be one of {', '.join(_LEVELS)}, got {value!r}"
         raise ValueError(msg)
     return upper
 
@@ -76,13 +76,13 @@ class LoggingConfig(LayerConfig):
     @field_validator("level")
     @classmethod
     def _check_root_level(cls, value: str) -> str:
-        return _check_level(value, "logging.level", "HARDENING_LOGGING__LEVEL")
+        return _check_level(value)
 
     @field_validator("levels")
     @classmethod
     def _check_levels(cls, value: dict[str, str]) -> dict[str, str]:
         return {
-            name: _check_level(level, f"logging.levels[{name!r}]", "HARDENING_LOGGING__LEVELS")
+            name: _check_level(level, f"the level of logger {name!r} ")
             for name, level in value.items()
         }
 

@@ -88,7 +88,7 @@ class SentryConfig(LayerConfig):
     def _check_dsn(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not _DSN.match(value.get_secret_value()):
             msg = (
-                "sentry.dsn (HARDENING_SENTRY__DSN) must look like https://<key>@<host>/<project>; "
+                "must look like https://<key>@<host>/<project>; "
                 "copy it from the project's Client Keys page (the value is not shown here)"
             )
             raise ValueError(msg)
@@ -98,10 +98,7 @@ class SentryConfig(LayerConfig):
     @classmethod
     def _check_rate(cls, value: float | None) -> float | None:
         if value is not None and not 0.0 <= value <= 1.0:
-            msg = (
-                "sentry.sample_rate / sentry.traces_sample_rate (HARDENING_SENTRY__SAMPLE_RATE, "
-                f"HARDENING_SENTRY__TRACES_SAMPLE_RATE) must be between 0 and 1, got {value}"
-            )
+            msg = "must be between 0 and 1"
             raise ValueError(msg)
         return value
 

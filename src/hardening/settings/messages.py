@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 from hardening.errors import SafeValueError
 from hardening.redaction import is_sensitive_key, redact_text
 from hardening.settings.context import LoadContext
-from hardening.settings.fields import expected_for, locate
+from hardening.settings.fields import FieldRow, expected_for, locate, unwrap
 from hardening.settings.report import SettingsProblem
 
 __all__ = ("validation_problems",)
@@ -50,8 +50,12 @@ def validation_problems(cls: type[BaseModel], exc: ValidationError, ctx: LoadCon
                 )
             )
             continue
-        message = _safe_message(error, secret=bool(row and (row.secret or is_sensitive_key(row.path[-1]))))
         across_fields = row is not None and row.kind == "model" and error["type"] in _SAFE_TYPES_WITH_CUSTOM_MSG
+        # a model validator names its fields by their own names; say which settings they are
+        fields = _field_labels(row, full) if across_fields and row is not None else {}
+        message = _safe_message(
+            error, secret=bool(row and (row.secret or is_sensitive_key(row.path[-1]))), fields=fields
+        )
         hint = f"Fix the {full}.* settings the message names." if across_fields else _hint(error.get("input"), env)
         problems.append(
             SettingsProblem(
@@ -70,20 +74,36 @@ def validation_problems(cls: type[BaseModel], exc: ValidationError, ctx: LoadCon
     return problems
 
 
-def _safe_message(error: Any, *, secret: bool) -> str:
+def _field_labels(row: FieldRow, setting: str) -> dict[str, tuple[str, str]]:
+    """``{field name: (dotted setting, variable)}`` for the fields of the model at ``row``."""
+    model: type[BaseModel] = unwrap(row.info.annotation)
+    return {name: (f"{setting}.{name}", f"{row.env}__{name.upper()}") for name in model.model_fields}
+
+
+def _safe_message(error: Any, *, secret: bool, fields: Mapping[str, tuple[str, str]]) -> str:
     msg = str(error.get("msg", "is invalid"))
     if error["type"] not in _SAFE_TYPES_WITH_CUSTOM_MSG:
         return msg
+    msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
     if secret:
         cause = (error.get("ctx") or {}).get("error")
         if isinstance(cause, SafeValueError):
-            return redact_text(msg.removeprefix("Value error, "))
+            return redact_text(msg)
         return "was rejected by the field's validator"
+    marks: dict[str, tuple[str, str]] = {}
+    for name in sorted(fields, key=len, reverse=True):
+        mark = f"\x00{len(marks)}\x00"
+        marked = re.sub(rf"(?<![\w.'\"]){re.escape(name)}(?![\w'\"])", mark, msg)
+        if marked != msg:
+            marks[mark], msg = fields[name], marked
     for item in sorted(set(_strings(error.get("input"))), key=len, reverse=True):
         if len(item) >= 3:
             msg = msg.replace(repr(item), "<value>")
             # bare: not inside a longer word or a dotted name ('health.token' stays readable)
             msg = re.sub(rf"(?<![\w.]){re.escape(item)}(?!\w)", "<value>", msg)
+    for mark, (setting, env) in marks.items():
+        # the first mention names the variable too; later ones the setting alone
+        msg = msg.replace(mark, f"{setting} ({env})", 1).replace(mark, setting)
     return redact_text(msg)
 
 

@@ -75,6 +75,13 @@ class SettingsProblem:
             rule_id=finding.id,
         )
 
+    @property
+    def target(self) -> str:
+        """What the entry is about: ``setting cors.max_age (HARDENING_CORS__MAX_AGE)``."""
+        if self.setting and self.env_var:
+            return f"setting {self.setting} ({self.env_var})"
+        return self.env_var or self.setting or "(settings)"
+
     def sort_key(self) -> tuple[int, str, str, str]:
         """Most severe first, then by variable name and rule ID."""
         return (-SEVERITY_ORDER[self.severity], self.env_var, self.rule_id, self.setting)
@@ -163,11 +170,8 @@ class SettingsReport:
             lines.append(f"{title} ({len(entries)}):")
             for entry in entries:
                 label = f" {entry.rule_id}" if entry.rule_id else ""
-                target = entry.env_var or entry.setting or "(settings)"
-                lines.append(f"  [{entry.severity}]{label} {target}")
+                lines.append(f"  [{entry.severity}]{label} {entry.target}")
                 lines.append(f"      {entry.message}")
-                if entry.setting and entry.env_var:
-                    lines.append(f"      setting: {entry.setting}")
                 if entry.source:
                     lines.append(f"      from: {entry.source}")
                 if entry.expected:
