@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from starlette.requests import Request
 
@@ -69,26 +67,6 @@ def test_nonces_are_long_and_unique() -> None:
     nonces = {new_nonce() for _ in range(1000)}
     assert len(nonces) == 1000
     assert all(len(n) == 24 and "=" not in n for n in nonces)  # 144 bits, URL-safe
-
-
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-def test_forked_worker_never_reuses_the_parents_batched_nonces() -> None:
-    from hardening.headers import csp
-
-    new_nonce()  # the parent now holds unused nonces of its batch
-    pending = set(csp._nonces)
-    assert pending
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        os.write(write, " ".join(new_nonce() for _ in range(3)).encode())
-        os._exit(0)
-    os.close(write)
-    os.waitpid(pid, 0)
-    child = os.read(read, 1000).decode().split()
-    os.close(read)
-    assert len(child) == 3
-    assert not pending.intersection(child)
 
 
 def test_csp_nonce_reads_request_scope_and_state() -> None:

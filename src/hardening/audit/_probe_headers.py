@@ -8,7 +8,7 @@ from hardening.audit._model import AuditFinding, Exchange, Status
 
 if TYPE_CHECKING:
     from hardening.audit._context import ProbeContext
-    from hardening.testing import ObservatoryGrade
+    from hardening.observatory import ObservatoryGrade
 
 __all__ = ("probe_headers", "probe_leaks", "response_class")
 
@@ -118,7 +118,7 @@ def _header_findings(exchange: Exchange, grade: ObservatoryGrade, kind: str, htt
 
 async def probe_headers(ctx: ProbeContext) -> list[AuditFinding]:
     """Grade the baseline response's security headers (AUD-HDR-001 to -008)."""
-    from hardening.testing import OBSERVATORY_ORIGIN, grade_headers
+    from hardening.observatory import OBSERVATORY_ORIGIN, grade_headers
 
     exchange = ctx.baseline
     if exchange is None or exchange.status is None:
