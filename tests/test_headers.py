@@ -398,7 +398,7 @@ async def test_no_nonce_when_no_policy_uses_it() -> None:
         seen.append(request.scope.get("state", {}).get("csp_nonce"))
         return HTMLResponse("<p>x</p>")
 
-    config = SecurityHeadersConfig(webapp={"csp": "default-src 'self'"})
+    config = SecurityHeadersConfig(webapp={"csp": "default-src 'self'"}, docs={"csp": "default-src 'self'"})
     app = SecurityHeadersMiddleware(Starlette(routes=[Route("/", view)]), config)
     async with client(app) as c:
         response = await c.get("/")

@@ -10,10 +10,18 @@ import pytest
 from fastapi import APIRouter, Depends, FastAPI, HTTPException
 from pydantic import BaseModel, Field
 
-from hardening import HardeningSettings, harden, install_problem_handlers
-from hardening.openapi import PROBLEM_SCHEMA, add_problem_responses, document_problems
+from hardening import ConfigurationError, HardeningSettings, harden, install_problem_handlers
+from hardening.openapi import (
+    PROBLEM_SCHEMA,
+    SWAGGER_ASSETS,
+    add_problem_responses,
+    document_problems,
+    serve_swagger_ui,
+    swagger_ui_html,
+)
 from hardening.problems import PROBLEM_CONTENT_TYPE
 from hardening.ratelimit import RateLimitDependency
+from hardening.testing import audit_app
 
 pytestmark = pytest.mark.needs_extras
 
@@ -24,7 +32,7 @@ class Item(BaseModel):
 
 
 def build(**options: Any) -> FastAPI:
-    api = FastAPI(title="Inventory")
+    api = FastAPI(title="Inventory", docs_url=None, redoc_url=None)
     install_problem_handlers(api)
     document_problems(api, **options)
 
@@ -216,3 +224,55 @@ async def test_405_allow_lists_every_method_of_the_path() -> None:
     assert refused.headers["content-type"] == PROBLEM_CONTENT_TYPE
     assert refused.headers["allow"] == "GET, POST"
     assert refused.json()["type"] == "urn:hardening:problem:method-not-allowed"
+
+
+def test_swagger_ui_page_escapes_its_configuration_and_carries_the_nonce() -> None:
+    page = swagger_ui_html(
+        openapi_url="/openapi.json",
+        assets_url="/docs/assets",
+        title="A <b> & C",
+        nonce="abc",
+        parameters={"x": "</script>"},
+    )
+    assert page.count('nonce="abc"') == 2
+    assert "</script><" not in page.replace("</script>\n", "")  # the value cannot close the script
+    assert "\\u003c/script\\u003e" in page
+    assert "<title>A &lt;b&gt; &amp; C</title>" in page
+    assert "nonce=" not in swagger_ui_html(openapi_url="/o", assets_url="/a", title="t", nonce=None)
+
+
+@pytest.mark.anyio
+async def test_serve_swagger_ui_serves_the_page_and_its_assets_under_the_docs_profile() -> None:
+    api = FastAPI(title="Inventory", docs_url=None, redoc_url=None)
+    serve_swagger_ui(api)
+    app = harden(api, HardeningSettings(environment="development"))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as client:
+        page = await client.get("/docs")
+        assets = [await client.get(f"/docs/assets/{name}") for name in SWAGGER_ASSETS]
+        schema = (await client.get("/openapi.json")).json()
+    csp = page.headers["content-security-policy"]
+    nonce = csp.split("'nonce-", 1)[1].split("'", 1)[0]
+    assert page.text.count(f'nonce="{nonce}"') == 2
+    assert "'unsafe-inline'" not in csp
+    assert "https:" not in csp
+    assert [asset.status_code for asset in assets] == [200, 200, 200]
+    assert assets[0].headers["content-type"].startswith(("text/javascript", "application/javascript"))
+    assert "/docs" not in schema["paths"]  # the page is not an operation
+
+
+def test_serve_swagger_ui_refuses_fastapi_own_page_and_a_missing_document() -> None:
+    with pytest.raises(ConfigurationError, match="docs_url=None"):
+        serve_swagger_ui(FastAPI())
+    with pytest.raises(ConfigurationError, match="openapi_url"):
+        serve_swagger_ui(FastAPI(docs_url=None, openapi_url=None))
+
+
+def test_audit_grades_the_self_hosted_docs_a_plus() -> None:
+    api = build()
+    serve_swagger_ui(api)
+    report = audit_app(harden(api, HardeningSettings(environment="development")), path="/docs")
+    graded = {finding.id: finding for finding in report.findings}
+    print(f"\naudit of /docs: {graded['AUD-HDR-001'].observed}")
+    assert graded["AUD-HDR-001"].status == "pass"
+    assert "grade A+" in graded["AUD-HDR-001"].observed
+    assert graded["AUD-HDR-002"].status == "pass"

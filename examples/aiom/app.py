@@ -60,7 +60,7 @@ from hardening import (
     install_problem_handlers,
 )
 from hardening.health import HTTPCheck, RateLimiterCheck, RedisCheck, SQLAlchemyCheck
-from hardening.openapi import document_problems, problem_response
+from hardening.openapi import document_problems, problem_response, serve_swagger_ui
 from hardening.problems import problem_for_status
 from hardening.ratelimit import RateLimitDependency, active_limiters
 
@@ -356,6 +356,7 @@ def build_app(settings: AIOMSettings) -> ASGIApp:
     api.include_router(service.router())
     install_problem_handlers(api)
     document_problems(api, csrf=hardening.csrf.enabled)
+    serve_swagger_ui(api)  # /docs from local files, under the strict docs CSP
     for error in (*_DATABASE_DOWN, sa_exc.DBAPIError):
         api.add_exception_handler(error, database_unavailable)
     limiter_holder: list[Any] = []

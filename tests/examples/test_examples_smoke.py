@@ -51,7 +51,9 @@ async def test_fastapi_example() -> None:
     assert "99999" not in invalid.text
     assert reports == [200, 200, 429]
     assert docs.status_code == 200
-    assert "cdn.jsdelivr.net" in docs.headers["content-security-policy"]
+    assert "'unsafe-inline'" not in docs.headers["content-security-policy"]
+    assert "cdn.jsdelivr.net" not in docs.headers["content-security-policy"]
+    assert '<script nonce="' in docs.text
 
 
 @pytest.mark.anyio

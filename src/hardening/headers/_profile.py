@@ -178,12 +178,10 @@ _WEBAPP_CSP: Final = (
     "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
     "frame-ancestors 'self'; form-action 'self'; upgrade-insecure-requests"
 )
-_DOCS_CSP: Final = (
-    "default-src 'self'; script-src 'self' https://cdn.jsdelivr.net 'unsafe-inline'; "
-    "style-src 'self' https://cdn.jsdelivr.net https://fonts.googleapis.com 'unsafe-inline'; "
-    "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
-    "font-src 'self' https://fonts.gstatic.com; worker-src 'self' blob:; connect-src 'self'; "
-    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+_DOCS_CSP: Final = (  # for hardening.openapi.serve_swagger_ui: local assets, nonce scripts
+    "default-src 'none'; script-src 'nonce' 'strict-dynamic'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+    "form-action 'self'"
 )
 _PERMISSIONS_DENY: Final = (
     "accelerometer=(), autoplay=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), "
@@ -215,4 +213,5 @@ DOCS_PROFILE: Final = HeaderProfile(
     referrer_policy="strict-origin-when-cross-origin",
     x_permitted_cross_domain_policies="none",
 )
-"""FastAPI's Swagger UI and ReDoc pages (assets from cdn.jsdelivr.net, inline bootstrap)."""
+"""API docs pages: Swagger UI served by :func:`hardening.openapi.serve_swagger_ui` (assets from
+the app itself, both scripts carrying the nonce; no CDN, no ``'unsafe-inline'``)."""

@@ -2,6 +2,9 @@
 
 * :func:`document_problems` makes the generated document list the problem+json answers
   (400, 403, 404, 405, 413, 415, 422, 429, 500, 503) the stack can send on each operation.
+* :func:`serve_swagger_ui` serves Swagger UI from local files (the ``openapi`` extra), its
+  scripts carrying the request's CSP nonce, so the ``docs`` header profile needs no CDN
+  and no ``'unsafe-inline'``.
 """
 
 from __future__ import annotations
@@ -13,11 +16,15 @@ from hardening.openapi._problems import (
     document_problems,
     problem_response,
 )
+from hardening.openapi._swagger import SWAGGER_ASSETS, serve_swagger_ui, swagger_ui_html
 
 __all__ = (
     "PROBLEM_SCHEMA",
+    "SWAGGER_ASSETS",
     "VALIDATION_PROBLEM_SCHEMA",
     "add_problem_responses",
     "document_problems",
     "problem_response",
+    "serve_swagger_ui",
+    "swagger_ui_html",
 )
