@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Final
 from pydantic import field_validator
 
 from hardening._config import LayerConfig
+from hardening._environments import is_deployed
 from hardening._paths import PathPrefixes, check_path_prefixes
 from hardening.checks import Finding
 from hardening.clientip import ClientResolver
@@ -201,7 +202,7 @@ class CSRFMiddleware:
 
 
 def _check_csrf(settings: HardeningSettings) -> Iterable[Finding]:
-    if settings.environment in ("development", "test") or settings.csrf.enabled:
+    if not is_deployed(settings.environment) or settings.csrf.enabled:
         return
     yield Finding(
         id="HARDENING-CSRF-001",

@@ -30,6 +30,7 @@ from starlette.exceptions import HTTPException
 from hardening._asgi import apply_error_response_editors, on_response_start, request_id_of
 from hardening._config import LayerConfig
 from hardening._disconnect import is_client_gone, mark_client_gone
+from hardening._environments import is_deployed
 from hardening.checks import Finding
 from hardening.problems import Problem, ProblemError, problem_for_status, send_problem
 from hardening.redaction import redact_text
@@ -242,7 +243,7 @@ def _report_to_sentry(exc: BaseException) -> None:
 
 
 def _guard_findings(settings: HardeningSettings) -> Iterable[Finding]:
-    if settings.environment == "production" and not settings.errors.enabled:
+    if is_deployed(settings.environment) and not settings.errors.enabled:
         yield Finding(
             id="HARDENING-ERRORS-001",
             severity="warning",

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Final
 from pydantic import field_validator
 
 from hardening._config import LayerConfig
+from hardening._environments import is_deployed
 from hardening._paths import HEALTH_PROBE_PATHS, PathPrefixes, check_path_prefixes
 from hardening.checks import Finding
 from hardening.cors._origins import DEFAULT_PORTS, valid_bracketed_host
@@ -129,7 +130,7 @@ class TrustedHostConfig(LayerConfig):
 
     def effective_hosts(self, environment: str = "production") -> tuple[str, ...]:
         """Return the hosts allowed in ``environment`` (the development defaults if empty)."""
-        if not self.allowed_hosts and environment in ("development", "test"):
+        if not self.allowed_hosts and not is_deployed(environment):
             return DEVELOPMENT_HOSTS
         return self.allowed_hosts
 
@@ -250,7 +251,7 @@ class TrustedHostMiddleware:
 
 def _check_hosts(settings: HardeningSettings) -> Iterable[Finding]:
     hosts = settings.hosts
-    if settings.environment in ("development", "test"):
+    if not is_deployed(settings.environment):
         return
     if not hosts.enabled:
         yield Finding(

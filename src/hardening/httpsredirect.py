@@ -23,6 +23,7 @@ from pydantic import Field, field_validator
 
 from hardening._asgi import get_header
 from hardening._config import LayerConfig
+from hardening._environments import is_deployed
 from hardening._paths import HEALTH_PROBE_PATHS, PathPrefixes, check_path_prefixes
 from hardening.checks import Finding
 from hardening.clientip import ClientResolver
@@ -145,7 +146,7 @@ class HTTPSRedirectMiddleware:
 
 
 def _check_redirect(settings: HardeningSettings) -> Iterable[Finding]:
-    if settings.environment in ("development", "test"):
+    if not is_deployed(settings.environment):
         return
     redirect = settings.https_redirect
     if redirect.enabled and not settings.proxy.trusted_proxies:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
+from hardening._environments import is_deployed
 from hardening.audit._catalog import Priority
 from hardening.audit._model import AuditFinding, Status
 from hardening.audit._stack import EXPECTED_LAYERS
-from hardening._environments import DEPLOYED_ENVIRONMENTS
 
 if TYPE_CHECKING:
     from hardening.checks import Finding
@@ -50,7 +50,7 @@ def _group(items: list[Any]) -> dict[str, list[Any]]:
 
 
 def _environment_finding(environment: str) -> AuditFinding:
-    if environment in DEPLOYED_ENVIRONMENTS:
+    if is_deployed(environment):
         return AuditFinding.of("AUD-SET-001", "pass", f"Environment {environment}: production rules ran.")
     return AuditFinding.of("AUD-SET-001", "warn", f"Environment {environment}: the production rules did not run.")
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Final, NamedTuple
 from pydantic import BaseModel, ByteSize, ConfigDict, field_validator
 
 from hardening._config import LayerConfig
+from hardening._environments import is_deployed
 from hardening.bodylimit._paths import check_path_key
 from hardening.findings import Finding
 
@@ -193,7 +194,7 @@ class BodyLimitConfig(LayerConfig):
 
 
 def _limit_findings(settings: RuleInput) -> Iterable[Finding]:
-    if settings.environment != "production":
+    if not is_deployed(settings.environment):
         return
     config = settings.body_limit
     if not config.enabled:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from hardening._config import env_var
-from hardening._environments import DEPLOYED_ENVIRONMENTS
+from hardening._environments import is_deployed
 from hardening.checks import Finding
 from hardening.cors._config import ENV_PREFIX, CORSPolicy
 from hardening.cors._origins import parse_origin
@@ -34,7 +34,7 @@ def _env(rules_env: str | None, field: str) -> str:
 
 
 def _production(settings: HardeningSettings) -> bool:
-    return settings.environment in DEPLOYED_ENVIRONMENTS
+    return is_deployed(settings.environment)
 
 
 def _check_unescaped_dots(settings: HardeningSettings) -> Iterable[Finding]:

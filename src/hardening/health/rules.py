@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Final
 
+from hardening._environments import is_deployed
 from hardening.checks import Finding
-from hardening._environments import DEPLOYED_ENVIRONMENTS
 
 if TYPE_CHECKING:
     from hardening.checks import Check
@@ -19,7 +19,7 @@ _MIN_TOKEN: Final = 16
 
 
 def _production(settings: HardeningSettings) -> bool:
-    return settings.environment in DEPLOYED_ENVIRONMENTS
+    return is_deployed(settings.environment)
 
 
 def health_enabled(settings: HardeningSettings) -> Iterable[Finding]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from hardening._environments import is_deployed
 from hardening.checks import Check, Finding
-from hardening._environments import DEPLOYED_ENVIRONMENTS
 
 if TYPE_CHECKING:
     from hardening.settings import HardeningSettings
@@ -16,7 +16,7 @@ __all__ = ("CHECKS",)
 
 def check_logging(settings: HardeningSettings) -> Iterable[Finding]:
     """Logs in production: JSON, no local variables, not DEBUG; request IDs and access log on."""
-    if settings.environment not in DEPLOYED_ENVIRONMENTS:
+    if not is_deployed(settings.environment):
         return
     config = settings.logging
     if config.enabled and config.renderer_for(settings.environment) == "console":

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from hardening._environments import is_deployed
 from hardening.checks import Check, Finding
-from hardening._environments import DEPLOYED_ENVIRONMENTS
 
 if TYPE_CHECKING:
     from hardening.settings import HardeningSettings
@@ -16,7 +16,7 @@ __all__ = ("CHECKS",)
 
 def check_monitoring(settings: HardeningSettings) -> Iterable[Finding]:
     """Errors are reported somewhere, without personal data or local variables."""
-    if settings.environment not in DEPLOYED_ENVIRONMENTS:
+    if not is_deployed(settings.environment):
         return
     sentry = settings.sentry
     if not sentry.enabled or sentry.dsn is None:

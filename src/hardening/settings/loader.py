@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, SecretBytes, SecretStr
 from pydantic_core import PydanticUndefined
 
-from hardening._environments import DEPLOYED_ENVIRONMENTS
+from hardening._environments import is_deployed
 from hardening.checks import run_checks
 from hardening.errors import ConfigurationError
 from hardening.redaction import redact_text
@@ -74,7 +74,7 @@ def _check(
         if isinstance(hardening, HardeningSettings):
             environment = hardening.environment
             silenced.update(hardening.silenced_checks)
-        if environment in DEPLOYED_ENVIRONMENTS:
+        if is_deployed(environment):
             findings = list(run_checks(hardening)) if isinstance(hardening, HardeningSettings) else []
             if not isinstance(settings, HardeningSettings):
                 findings.extend(app_findings(settings))
