@@ -10,7 +10,8 @@ request (``/body/password``, ``/query/limit``), and the submitted value is never
 For plain Starlette endpoints, :func:`validate` (a decorator) and :func:`parse_body`,
 :func:`parse_query`, :func:`parse_path` validate a request against pydantic models:
 a body that is not JSON by its ``Content-Type`` is a 415, malformed JSON a 400 that does
-not echo the body, invalid data a 422 with pointers.
+not echo the body, invalid data a 422 with pointers. JSON is strict by default: ``NaN``,
+``Infinity`` and numbers beyond float range are a 422 pointing at their place.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from hardening._strictjson import non_finite_errors
 from hardening.errorguard import INTERNAL_ERROR_DETAIL
 from hardening.problems import Problem, ProblemError, ProblemResponse, problem_for_status, problem_type
 from hardening.redaction import redact_text
@@ -139,15 +141,23 @@ def _clean_errors(exc: ValidationError) -> list[Any]:
     return list(exc.errors(include_url=False, include_context=False, include_input=False))
 
 
-async def parse_body(request: Request, model: type[T]) -> T:
+async def parse_body(request: Request, model: type[T], *, strict_json: bool = True) -> T:
     """Read the request's JSON body and validate it as ``model``.
 
     Any type pydantic can validate works (a model, ``list[Item]``, a ``TypedDict``).
 
+    Args:
+        request: The request.
+        model: What the body must be.
+        strict_json: Refuse ``NaN``, ``Infinity``, ``-Infinity`` and numbers beyond
+            float range (``1e999999``) anywhere in the body, as RFC 8259 does (Python's
+            parsers accept them, and a ``float`` field would hold ``nan`` or ``inf``).
+
     Raises:
         ProblemError: 415 when the ``Content-Type`` is not JSON (``application/json`` or
             ``application/*+json``), 400 when the body is not valid JSON, 422 with
-            ``/body/...`` pointers when it does not fit ``model``.
+            ``/body/...`` pointers when it does not fit ``model`` or holds a
+            non-finite number (code ``finite_number``).
     """
     media = request.headers.get("content-type", "").partition(";")[0].strip()
     if not _JSON_MEDIA.fullmatch(media):
@@ -157,6 +167,10 @@ async def parse_body(request: Request, model: type[T]) -> T:
         problem = problem_for_status(415, detail="The request body must be JSON (Content-Type: application/json).")
         raise ProblemError(problem, headers=headers)
     raw = await request.body()
+    if strict_json:
+        non_finite = non_finite_errors(raw)
+        if non_finite:
+            raise ProblemError(errors_to_problem(non_finite, prefix=("body",)))
     try:
         return typing.cast("T", _adapter(model).validate_json(raw))
     except ValidationError as exc:

@@ -58,8 +58,13 @@ class HealthConfig(LayerConfig):
     """Seconds a pass or warn result is reused, for checks registered without their own."""
     fail_ttl: float = 1.0
     """Seconds a fail result is reused (shorter, so recovery is seen quickly)."""
-    sync_workers: int = 4
-    """Threads in the dedicated pool that runs sync checks."""
+    sync_workers: int = 16
+    """The most synchronous checks health runs, each on a thread of its own (1 to 64).
+
+    A sync check gets one dedicated thread, never shared, so a hung one (``statvfs`` on
+    a dead NFS mount) holds only its own and cannot starve the others; it is not started
+    again while stuck. Health thus uses one thread per sync check and no more; async
+    checks use none. More sync checks than this is a start-up error."""
 
     details: DetailsPolicy = "never"
     """Who sees per-check details: ``never``, ``always`` or ``token`` (callers sending the token)."""

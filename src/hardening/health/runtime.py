@@ -7,8 +7,11 @@
   arrive. Results are cached (a longer time for pass than for fail); a stale result is
   served when its refresh does not finish within the deadline.
 * Hysteresis: failure and recovery thresholds per check.
-* Sync checks run in a small dedicated thread pool; a sync check still stuck in its
-  thread is not started again, so a hung blocking check holds one thread, not more.
+* Sync checks run in threads of their own: each sync check has one dedicated thread
+  (started on its first run, idle in between), never shared with another check, and is
+  not started again while its previous run is still stuck there ("timeout: still
+  running"). A hung blocking check holds its one thread and never one another check
+  needs; health uses at most one thread per sync check, and ``sync_workers`` caps them.
 * Lifecycle: readiness is down while starting (until warm-up hooks finish) and from
   the start of shutdown; liveness is not affected.
 """
@@ -95,7 +98,8 @@ class HealthRuntime:
         check_timeout: Timeout of checks registered without one, in seconds.
         pass_ttl: Cache time of pass/warn results of checks registered without one.
         fail_ttl: Cache time of fail results of checks registered without one.
-        sync_workers: Threads in the dedicated pool for sync checks.
+        sync_workers: The most sync checks (each with its own thread) this runtime
+            accepts; more is a start-up error.
         extra: More checks (the built-in process check), after the registry's.
         clock: Monotonic clock (for tests).
     """
@@ -108,7 +112,7 @@ class HealthRuntime:
         check_timeout: float = 0.5,
         pass_ttl: float = 5.0,
         fail_ttl: float = 1.0,
-        sync_workers: int = 4,
+        sync_workers: int = 16,
         extra: Iterable[CheckSpec] = (),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -135,7 +139,15 @@ class HealthRuntime:
                 for state in self._states.values()
                 if (level := state.spec.criticality(group)) is not None
             )
-        self._executor: ThreadPoolExecutor | None = None
+        sync_checks = [state.spec.name for state in self._states.values() if not state.spec.is_async]
+        if len(sync_checks) > sync_workers:
+            msg = (
+                f"health: {len(sync_checks)} synchronous checks need {len(sync_checks)} threads (one each, so a "
+                f"hung check cannot starve another), more than health.sync_workers={sync_workers}; raise "
+                "HARDENING_HEALTH__SYNC_WORKERS or make some checks async"
+            )
+            raise ValueError(msg)
+        self._threads: dict[str, ThreadPoolExecutor] = {}  # one single-thread executor per sync check
         self.lifecycle: Lifecycle = "unknown"
         self.started = False
         self.warmup_error: str | None = None
@@ -186,9 +198,9 @@ class HealthRuntime:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=1.0)
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
+        for executor in self._threads.values():
+            executor.shutdown(wait=False, cancel_futures=True)
+        self._threads.clear()
         for spec in self.specs():
             closer = getattr(spec.function, "aclose", None)
             if closer is not None:
@@ -289,10 +301,13 @@ class HealthRuntime:
             value = await asyncio.wait_for(_call_async(spec), spec.timeout)
             return coerce_result(value)
         if state.future is not None and not state.future.done():
-            return CheckResult("fail", output="timeout: the previous run is still blocked in its thread")
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(self.sync_workers, thread_name_prefix=_THREAD_PREFIX)
-        future = self._executor.submit(spec.function)
+            # Single flight across probes: never a second run (nor a second thread).
+            return CheckResult("fail", output="timeout: still running from an earlier probe (blocked in its thread)")
+        executor = self._threads.get(spec.name)
+        if executor is None:
+            executor = ThreadPoolExecutor(1, thread_name_prefix=f"{_THREAD_PREFIX}:{spec.name}")
+            self._threads[spec.name] = executor
+        future = executor.submit(spec.function)
         state.future = future
         value = await asyncio.wait_for(asyncio.wrap_future(future), spec.timeout)
         if asyncio.iscoroutine(value):  # a sync callable that returned a coroutine
