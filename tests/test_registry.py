@@ -102,6 +102,6 @@ def test_the_settings_carry_exactly_the_registered_configs() -> None:
 
 def test_the_layer_order_and_expected_layers_come_from_the_registry() -> None:
     assert tuple(entry.name for entry in _registry.LAYERS) == LAYER_ORDER
-    assert EXPECTED_LAYERS == ("request_id", "errors", "health", "headers", "hosts", "cors", "body_limit", "rate_limit")
+    assert EXPECTED_LAYERS == ("request_id", "errors", "headers", "health", "hosts", "cors", "body_limit", "rate_limit")
     assert all(entry.middleware is not None for entry in _registry.LAYERS)
     assert all(entry.middleware is None for entry in _registry.CONFIGS)

@@ -9,8 +9,9 @@ that are not layers) the production rules :func:`hardening.checks.run_checks` ru
 1. request ID, 2. access log: they see every request and time all of it;
 3. error guard: any exception inside becomes a problem+json 500 with the request ID;
 4. tracing span;
-5. health endpoints: answered before host checks, since probes send the pod IP as Host;
-6. security headers: every response below carries them, 4xx and 5xx included;
+5. security headers: every response below carries them, 4xx and 5xx included, and the
+   health answers too;
+6. health endpoints: answered before host checks, since probes send the pod IP as Host;
 7. trusted hosts; 8. HTTPS redirect (after the host check, so it never redirects to a
    foreign host);
 9. CORS: 413, 429 and 500 responses from inside still carry CORS headers;
@@ -74,8 +75,8 @@ LAYERS: Final[tuple[Layer, ...]] = (
     Layer("access_log", AccessLogConfig, AccessLogMiddleware),
     Layer("errors", errorguard.ErrorGuardConfig, errorguard.ErrorGuardMiddleware, errorguard.CHECKS, expected=True),
     Layer("tracing", TracingConfig, TracingMiddleware),
-    Layer("health", HealthConfig, HealthMiddleware, HEALTH_RULES, expected=True),
     Layer("headers", SecurityHeadersConfig, SecurityHeadersMiddleware, HEADER_RULES, expected=True),
+    Layer("health", HealthConfig, HealthMiddleware, HEALTH_RULES, expected=True),
     Layer("hosts", hosts.TrustedHostConfig, hosts.TrustedHostMiddleware, hosts.CHECKS, expected=True),
     Layer(
         "https_redirect", httpsredirect.HTTPSRedirectConfig, httpsredirect.HTTPSRedirectMiddleware, httpsredirect.CHECKS
