@@ -31,7 +31,7 @@ from hardening._config import LayerConfig
 from hardening._environments import is_deployed
 from hardening._paths import HEALTH_PROBE_PATHS, PathPrefixes, check_path_prefixes
 from hardening.checks import Finding
-from hardening.cors._origins import DEFAULT_PORTS, valid_bracketed_host
+from hardening.cors._origins import DEFAULT_PORTS, valid_bracketed_host, wildcard_base_problem
 from hardening.problems import Problem, problem_type, send_problem
 
 if TYPE_CHECKING:
@@ -69,6 +69,14 @@ def parse_host(value: str) -> tuple[str, int | None] | None:
     return host.rstrip("."), port
 
 
+_ENTRY_FORMS: Final = (
+    "An entry may be a host name ('api.example.com'), an IP address ('10.0.0.5', '::1' or "
+    "'[::1]'), '*.' and a registrable domain or a special-use name for their subdomains "
+    "('*.example.com', '*.localhost', '*.internal'), any of these with ':port' "
+    "('example.com:8443', '[::1]:8000'), or '*' alone (any host; never in production)."
+)
+
+
 def _normalise_entry(entry: str) -> str | None:
     value = entry.strip().lower()
     if value == "*":
@@ -81,7 +89,7 @@ def _normalise_entry(entry: str) -> str | None:
         except ValueError:
             pass
     parsed = parse_host(rest)
-    if parsed is None or (wildcard and (rest.startswith("[") or "." not in parsed[0])):
+    if parsed is None or (wildcard and rest.startswith("[")):
         return None
     host, port = parsed
     if host.startswith("["):
@@ -99,7 +107,9 @@ class TrustedHostConfig(LayerConfig):
 
     allowed_hosts: tuple[str, ...] = ()
     """Hosts this service answers: ``api.example.com``, ``*.example.com`` (subdomains
-    only), ``example.com:8443`` (that port only), IP literals such as ``10.0.0.5`` or
+    only; the base must be a registrable domain, judged with the Public Suffix List, or
+    a special-use name such as ``*.localhost``, ``*.internal``, ``*.svc.cluster.local``),
+    ``example.com:8443`` (that port only), IP literals such as ``10.0.0.5`` or
     ``[::1]``, or ``*`` (any host; never in production)."""
 
     exempt_paths: tuple[str, ...] = HEALTH_PROBE_PATHS
@@ -113,12 +123,11 @@ class TrustedHostConfig(LayerConfig):
         for item in value:
             normal = _normalise_entry(item)
             if normal is None:
-                msg = (
-                    f"{item!r} is not a host pattern. Expected a host name, an IP "
-                    "literal or '*.' followed by a domain, with an optional ':port', for "
-                    "example 'api.example.com', '*.example.com' or '[::1]:8000'."
-                )
-                raise ValueError(msg)
+                raise ValueError(f"{item!r} is not a host pattern. {_ENTRY_FORMS}")
+            if normal.startswith("*."):
+                problem = wildcard_base_problem(normal[2:].split(":", 1)[0])
+                if problem is not None:
+                    raise ValueError(f"{problem}. {_ENTRY_FORMS}")
             if normal not in result:
                 result.append(normal)
         return tuple(result)

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from hardening._config import LayerConfig
 from hardening._paths import check_path_prefixes
-from hardening.cors._origins import normalise_origin_entry
+from hardening.cors._origins import normalise_origin_entry, wildcard_base_problem
 from hardening.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -56,7 +56,9 @@ class CORSPolicy(BaseModel):
 
     allow_credentials: bool = False
     """Whether cross-origin requests may carry cookies or HTTP authentication. Refused
-    together with the ``*`` origin."""
+    together with the ``*`` origin, or a subdomain pattern that is not below a
+    registrable domain (``https://*.co.uk``, ``https://*.github.io``: public suffixes,
+    judged with the Public Suffix List)."""
 
     expose_headers: tuple[str, ...] = DEFAULT_EXPOSE_HEADERS
     """Response headers that cross-origin scripts may read."""
@@ -74,10 +76,7 @@ class CORSPolicy(BaseModel):
         field = info.field_name or ""
         for item in value:
             if item != "*" and not _TOKEN_RE.fullmatch(item):
-                msg = (
-                    f"{item!r} is not a valid HTTP token. "
-                    "Use names such as 'Content-Type' or 'PATCH', or '*' alone."
-                )
+                msg = f"{item!r} is not a valid HTTP token. Use names such as 'Content-Type' or 'PATCH', or '*' alone."
                 raise ValueError(msg)
         if "*" in value and len(value) > 1:
             msg = "'*' must be the only entry when used."
@@ -125,8 +124,21 @@ class CORSPolicy(BaseModel):
 
     @model_validator(mode="after")
     def _refuse_wildcard_with_credentials(self) -> CORSPolicy:
-        if self.allow_credentials and "*" in self.allow_origins:
+        if not self.allow_credentials:
+            return self
+        if "*" in self.allow_origins:
             raise ValueError(_WILDCARD_CREDENTIALS)
+        for entry in self.allow_origins:
+            base = entry.partition("://*.")[2].split(":", 1)[0]  # normalised: no IPv6 in a pattern
+            problem = wildcard_base_problem(base) if base else None
+            if problem is not None:
+                msg = (
+                    f"allow_origins holds a subdomain pattern while allow_credentials is on: {problem}, "
+                    "and any of them could read responses with the user's cookies. Use a pattern "
+                    "below your own registrable domain (for example 'https://*.app.example.co.uk'), "
+                    "list the origins, or turn allow_credentials off."
+                )
+                raise ValueError(msg)
         return self
 
 

@@ -53,8 +53,6 @@ def merge_vary(headers: list[tuple[bytes, bytes]], names: Iterable[str]) -> list
     return others
 
 
-
-
 class _Compiled:
     """A :class:`CORSPolicy` turned into what the request path needs."""
 

@@ -11,6 +11,10 @@ Configured entries are normalised once (lower-cased, default port dropped) and m
 * an exact origin, ``https://app.example.com``;
 * a subdomain pattern, ``https://*.example.com`` (any depth of subdomain, never the apex);
 * ``null`` (the opaque origin of sandboxed frames and ``file:`` pages), only when listed.
+
+Whether a wildcard reaches beyond one owner (``*.co.uk``, ``*.github.io``) is judged
+with the Public Suffix List, through the ``publicsuffixlist`` package and the copy it
+ships (no network): :func:`wildcard_base_problem`, shared by CORS and trusted hosts.
 """
 
 from __future__ import annotations
@@ -18,15 +22,22 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import Final
+from functools import cache
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from publicsuffixlist import PublicSuffixList
 
 __all__ = (
     "DEFAULT_PORTS",
+    "SPECIAL_USE_DOMAINS",
     "Origin",
     "OriginMatcher",
     "normalise_origin_entry",
     "parse_origin",
+    "regex_host_suffix",
     "valid_bracketed_host",
+    "wildcard_base_problem",
 )
 
 DEFAULT_PORTS: Final[dict[str, int]] = {"http": 80, "https": 443, "ws": 80, "wss": 443}
@@ -174,3 +185,94 @@ class OriginMatcher:
             if origin.scheme == scheme and origin.port == port and origin.host.endswith(suffix):
                 return True
         return any(regex.fullmatch(value) for regex in self._regexes)
+
+
+SPECIAL_USE_DOMAINS: Final = frozenset(
+    {"alt", "example", "home.arpa", "internal", "invalid", "local", "localhost", "test"}
+)
+"""Names nobody can register on the public Internet (RFC 6761, 6762, 8375, 9476; ICANN's
+``internal``): a wildcard below one stays within the networks that use it."""
+
+
+@cache
+def _public_suffix_list() -> PublicSuffixList:
+    from publicsuffixlist import PublicSuffixList  # read once, from the package's own copy
+
+    return PublicSuffixList()
+
+
+def wildcard_base_problem(base: str) -> str | None:
+    """Return why ``*.<base>`` would match names of many owners, or ``None`` if it cannot.
+
+    A base is fine when it is a registrable domain or below one (``example.com``,
+    ``app.example.co.uk``, ``me.github.io``), judged with the Public Suffix List, or a
+    special-use name or below one (:data:`SPECIAL_USE_DOMAINS`: ``localhost``,
+    ``internal``, ``svc.cluster.local``).
+    """
+    labels = base.split(".")
+    if any(".".join(labels[i:]) in SPECIAL_USE_DOMAINS for i in range(len(labels))):
+        return None
+    if _public_suffix_list().privatesuffix(base) is not None:
+        return None
+    return (
+        f"'{base}' is a public suffix (Public Suffix List): anyone can register a name under it, "
+        f"so '*.{base}' matches sites of every owner"
+    )
+
+
+_PORT_TAILS: Final = ("(?::[0-9]+)?", "(:[0-9]+)?", "(?::\\d+)?", "(:\\d+)?", ":[0-9]+", ":\\d+")
+_LITERAL_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
+
+
+def regex_host_suffix(pattern: str) -> str | None:
+    r"""Return the domain every host matched by an origin regex provably ends with.
+
+    The regex (matched in full) must end with a literal ``\.label\.label`` (and may then
+    allow a port, as ``(:[0-9]+)?``), and have no top-level ``|``:
+    ``https://pr-[0-9]+\.preview\.example\.com`` gives ``preview.example.com``. Returns
+    ``None`` when no such suffix can be read off the pattern.
+    """
+    body = pattern.removeprefix("^").removesuffix("$")
+    if _top_level_alternation(body):
+        return None
+    for tail in _PORT_TAILS:
+        if body.endswith(tail):
+            body = body[: -len(tail)]
+            break
+    i = len(body)
+    while i > 0:
+        if body[i - 2 : i] == "\\." and body[i - 3 : i - 2] != "\\":
+            i -= 2
+        elif body[i - 1] in _LITERAL_CHARS and body[i - 2 : i - 1] != "\\":
+            i -= 1
+        else:
+            break
+    literal = body[i:]
+    start = literal.find("\\.")
+    if start < 0:
+        return None
+    domain = literal[start:].replace("\\.", ".").lstrip(".")
+    return domain if domain and ".." not in domain and not domain.endswith(".") else None
+
+
+def _top_level_alternation(pattern: str) -> bool:
+    depth, i, in_class = 0, 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+            i += 2 if pattern[i + 1 : i + 2] == "]" else 1  # a ']' first in a class is literal
+            continue
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            return True
+        i += 1
+    return False

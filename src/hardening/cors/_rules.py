@@ -9,7 +9,7 @@ from hardening._config import env_var
 from hardening._environments import is_deployed
 from hardening.checks import Finding
 from hardening.cors._config import ENV_PREFIX, CORSPolicy
-from hardening.cors._origins import parse_origin
+from hardening.cors._origins import parse_origin, regex_host_suffix, wildcard_base_problem
 
 if TYPE_CHECKING:
     from hardening.checks import Check
@@ -110,11 +110,48 @@ def _check_production_origins(settings: HardeningSettings) -> Iterable[Finding]:
                 )
 
 
+def _check_unproven_regexes(settings: HardeningSettings) -> Iterable[Finding]:
+    """HARDENING-CORS-006: an origin regex not provably below one registrable domain."""
+    cors = settings.cors
+    if not cors.enabled:
+        return
+    items: list[tuple[str, str | None, tuple[str, ...], bool]] = [
+        ("cors", None, cors.allow_origin_regex, cors.allow_credentials)
+    ]
+    for i, rule in enumerate(cors.rules):
+        if "allow_origin_regex" in rule.model_fields_set:  # inherited ones are judged on the config
+            credentials = (
+                rule.allow_credentials if "allow_credentials" in rule.model_fields_set else cors.allow_credentials
+            )
+            items.append((f"cors.rules[{i}]", f"{ENV_PREFIX}RULES", rule.allow_origin_regex, credentials))
+    for setting, env, regexes, credentials in items:
+        for regex in regexes:
+            suffix = regex_host_suffix(regex)
+            why = (
+                "its hosts do not provably end with one literal domain"
+                if suffix is None
+                else wildcard_base_problem(suffix)
+            )
+            if why is None:
+                continue
+            yield Finding(
+                id="HARDENING-CORS-006",
+                severity="error" if credentials else "warning",
+                message=f"The origin regex {regex!r} may match sites of other owners: {why}"
+                + (" (with credentials allowed)." if credentials else "."),
+                hint="End the regex with your own registrable domain, dots escaped, e.g. "
+                "'https://pr-[0-9]+\\.preview\\.example\\.com', and no top-level '|'.",
+                setting=f"{setting}.allow_origin_regex",
+                env_var=_env(env, "allow_origin_regex"),
+            )
+
+
 CHECKS: tuple[Check, ...] = (
     _check_unescaped_dots,
     _check_null_origin,
     _check_production_origins,
+    _check_unproven_regexes,
 )
-"""Production rules of the CORS layer (``HARDENING-CORS-002`` to ``-005``).
+"""Production rules of the CORS layer (``HARDENING-CORS-002`` to ``-006``).
 
 A wildcard with credentials (once ``HARDENING-CORS-001``) is no rule: the config refuses it."""
