@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
+from hardening import build_layer
 from hardening.ratelimit import RateLimitConfig
 
 
@@ -37,7 +38,7 @@ def bare() -> Starlette:
 
 
 def ours(uri: str = "async+memory://") -> Any:
-    return RateLimitConfig(storage_uri=uri, default_limits="1000000/minute").build(bare())
+    return build_layer(bare(), RateLimitConfig(storage_uri=uri, default_limits="1000000/minute"))
 
 
 def slowapi_asgi(uri: str = "memory://") -> Any:

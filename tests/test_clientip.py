@@ -144,3 +144,28 @@ def test_property_grouping_contains_the_address(address: str, prefix: int) -> No
 @given(v4=ipv4)
 def test_property_mapped_v4_groups_like_plain_v4(v4: str) -> None:
     assert group_address(f"::ffff:{v4}") == group_address(v4) == v4
+
+
+def test_the_address_is_resolved_once_per_request_and_kept_in_its_state() -> None:
+    request = scope("10.0.0.1", {"x-forwarded-for": "203.0.113.7"})
+    assert TRUSTED.client_ip(request) == "203.0.113.7"
+    assert TRUSTED.scheme(request) == "http"
+    request["headers"] = [(b"x-forwarded-for", b"198.51.100.1"), (b"x-forwarded-proto", b"https")]
+    assert TRUSTED.client_ip(request) == "203.0.113.7"  # kept: not parsed again
+    assert TRUSTED.scheme(request) == "http"
+    other = ClientResolver(ProxyConfig(trusted_proxies=("10.0.0.0/8",)))
+    assert other.client_ip(request) == "198.51.100.1"  # another resolver keeps its own answer
+    assert other.scheme(request) == "https"
+    assert TRUSTED.client_ip(scope("10.0.0.1", {"x-forwarded-for": "198.51.100.1"})) == "198.51.100.1"
+
+
+def test_peer_trust_is_one_decision_for_address_scheme_and_callers() -> None:
+    unix = ClientResolver(ProxyConfig(trusted_proxies=("unix", "10.0.0.0/8")))
+    assert unix.peer_trusted(scope(None))
+    assert unix.peer_trusted(scope("::ffff:10.0.0.1"))  # IPv4-mapped, normalised once
+    assert not unix.peer_trusted(scope("203.0.113.9"))
+    # A peer that is no address (a test client's name) is never trusted, for the scheme too.
+    named = scope("testclient", {"x-forwarded-for": "203.0.113.7", "x-forwarded-proto": "https"})
+    assert not unix.peer_trusted(named)
+    assert unix.client_ip(named) == "testclient"
+    assert unix.scheme(named) == "http"

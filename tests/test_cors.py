@@ -9,7 +9,7 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from hardening import HardeningSettings
+from hardening import HardeningSettings, build_layer
 from hardening._asgi import apply_error_response_editors
 from hardening.checks import run_checks
 from hardening.cors import CORSConfig, CORSMiddleware, CORSRule, broad_regex_reason, merge_vary
@@ -511,7 +511,7 @@ def test_rules_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_disabled_build_returns_the_app() -> None:
-    assert CORSConfig(enabled=False).build(echo_app) is echo_app
+    assert build_layer(echo_app, CORSConfig(enabled=False)) is echo_app
 
 
 # --- production rules -------------------------------------------------------------------

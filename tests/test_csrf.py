@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from hardening import HardeningSettings
+from hardening import HardeningSettings, LayerContext, build_layer
 from hardening.checks import run_checks
 from hardening.clientip import ProxyConfig
 from hardening.cors import CORSConfig, CORSRule
@@ -98,22 +98,22 @@ async def test_cors_origins_are_trusted_but_not_the_wildcard() -> None:
             rules=[CORSRule(path="/open", allow_origins=["*"])],
         ),
     )
-    mw = CSRFConfig().build(app, settings)
+    mw = build_layer(app, CSRFConfig(), LayerContext.of(settings))
     cross = {"sec_fetch_site": "cross-site"}
     assert await status(mw, "POST", origin="https://app.example.com", **cross) == 200
     assert await status(mw, "POST", origin="https://pr-7.example.com", **cross) == 200
     assert await status(mw, "POST", "/open", origin="https://anyone.example", **cross) == 403
     assert await status(mw, "POST", origin="null", **cross) == 403
-    untrusting = CSRFConfig(trust_cors_origins=False).build(app, settings)
+    untrusting = build_layer(app, CSRFConfig(trust_cors_origins=False), LayerContext.of(settings))
     assert await status(untrusting, "POST", origin="https://app.example.com", **cross) == 403
 
 
 async def test_scheme_comes_from_trusted_proxies() -> None:
     settings = HardeningSettings(environment="test", proxy=ProxyConfig(trusted_proxies=["127.0.0.0/8"]))
-    mw = CSRFConfig().build(app, settings)
+    mw = build_layer(app, CSRFConfig(), LayerContext.of(settings))
     assert await status(mw, "POST", origin="https://testserver", x_forwarded_proto="https") == 200
     assert await status(mw, "POST", origin="http://testserver", x_forwarded_proto="https") == 403
-    alone = CSRFConfig().build(app)
+    alone = build_layer(app, CSRFConfig())
     assert await status(alone, "POST", origin="https://testserver", x_forwarded_proto="https") == 403
 
 
@@ -125,7 +125,7 @@ async def test_non_http_scopes_and_disabled() -> None:
 
     await CSRFMiddleware(inner)({"type": "websocket", "headers": []}, None, None)  # type: ignore[arg-type]
     assert seen == ["websocket"]
-    assert CSRFConfig(enabled=False).build(app) is app
+    assert build_layer(app, CSRFConfig(enabled=False)) is app
     assert CSRFConfig().enabled
 
 

@@ -15,7 +15,7 @@ from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
-from hardening import HardeningSettings
+from hardening import HardeningSettings, LayerContext, build_layer
 from hardening.checks import run_checks
 from hardening.errorguard import CHECKS, ERROR_LOGGER_NAME, ErrorGuardConfig, ErrorGuardMiddleware
 from hardening.problems import PROBLEM_CONTENT_TYPE, Problem, ProblemError, problem_type
@@ -98,7 +98,7 @@ async def test_bare_asgi_exception_becomes_problem() -> None:
 async def test_development_shows_type_and_redacted_message(caplog: pytest.LogCaptureFixture) -> None:
     """In development the detail names the exception, with registered secrets masked."""
     register_secret(CANARY)
-    app = ErrorGuardConfig().build(_starlette(), HardeningSettings(environment="development"))
+    app = build_layer(_starlette(), ErrorGuardConfig(), LayerContext.of(HardeningSettings(environment="development")))
     async with _client(app) as client:
         response = await client.get("/boom")
     assert response.status_code == 500
@@ -107,7 +107,7 @@ async def test_development_shows_type_and_redacted_message(caplog: pytest.LogCap
     async def bare(scope: Scope, receive: Receive, send: Send) -> None:
         raise RuntimeError(f"database password is {CANARY}")
 
-    app = ErrorGuardConfig().build(bare, HardeningSettings(environment="development"))
+    app = build_layer(bare, ErrorGuardConfig(), LayerContext.of(HardeningSettings(environment="development")))
     async with _client(app) as client:
         response = await client.get("/boom")
     assert response.status_code == 500
@@ -119,7 +119,9 @@ async def test_development_shows_type_and_redacted_message(caplog: pytest.LogCap
 @pytest.mark.parametrize("environment", ["production", "staging", "test"])
 async def test_no_details_outside_development(environment: str) -> None:
     """Outside development the detail is a fixed sentence."""
-    app = ErrorGuardConfig().build(_starlette(debug=True), HardeningSettings(environment=environment))
+    app = build_layer(
+        _starlette(debug=True), ErrorGuardConfig(), LayerContext.of(HardeningSettings(environment=environment))
+    )
     async with _client(app) as client:
         response = await client.get("/boom")
     _assert_safe_500(response)
@@ -305,8 +307,8 @@ def test_disabled_config_returns_app_itself() -> None:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         return None
 
-    assert ErrorGuardConfig(enabled=False).build(app) is app
-    assert isinstance(ErrorGuardConfig().build(app), ErrorGuardMiddleware)
+    assert build_layer(app, ErrorGuardConfig(enabled=False)) is app
+    assert isinstance(build_layer(app, ErrorGuardConfig()), ErrorGuardMiddleware)
     assert HardeningSettings().errors.enabled is True
 
 

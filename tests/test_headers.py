@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from hardening import HardeningSettings, harden
+from hardening import HardeningSettings, LayerContext, build_layer, harden
 from hardening.clientip import ProxyConfig
 from hardening.errors import ConfigurationError
 from hardening.headers import SecurityHeadersConfig, SecurityHeadersMiddleware
@@ -314,7 +314,7 @@ async def test_hsts_only_on_https_and_never_for_localhost(base_url: str, expecte
 
 async def test_hsts_follows_forwarded_proto_only_from_trusted_proxies() -> None:
     trusted = HardeningSettings(proxy=ProxyConfig(trusted_proxies=("10.0.0.0/8",)))
-    app = SecurityHeadersMiddleware(make_app(), SecurityHeadersConfig(), settings=trusted)
+    app = SecurityHeadersMiddleware(make_app(), SecurityHeadersConfig(), context=LayerContext.of(trusted))
     headers = {"x-forwarded-proto": "https"}
     async with client(app, base_url="http://api.example.com", client=("10.1.2.3", 5000)) as c:
         assert "strict-transport-security" in (await c.get("/json", headers=headers)).headers
@@ -422,8 +422,8 @@ async def test_harden_with_defaults_scores_a_plus_on_json() -> None:
 
 def test_disabled_layer_returns_the_app() -> None:
     app = make_app()
-    assert SecurityHeadersConfig(enabled=False).build(app) is app
-    assert isinstance(SecurityHeadersConfig().build(app), SecurityHeadersMiddleware)
+    assert build_layer(app, SecurityHeadersConfig(enabled=False)) is app
+    assert isinstance(build_layer(app, SecurityHeadersConfig()), SecurityHeadersMiddleware)
 
 
 def test_keyword_construction_reports_configuration_errors() -> None:

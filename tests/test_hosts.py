@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from starlette.types import Scope
 
-from hardening import HardeningSettings
+from hardening import HardeningSettings, LayerContext, build_layer
 from hardening.checks import run_checks
 from hardening.hosts import DEVELOPMENT_HOSTS, TrustedHostConfig, TrustedHostMiddleware, parse_host
 from tests.asgi_call import call, http_scope
@@ -29,7 +29,7 @@ async def app(scope: Any, receive: Any, send: Any) -> None:
 
 def middleware(**kwargs: Any) -> TrustedHostMiddleware:
     environment = kwargs.pop("environment", "production")
-    return TrustedHostMiddleware(app, TrustedHostConfig(**kwargs), environment=environment)
+    return TrustedHostMiddleware(app, TrustedHostConfig(**kwargs), context=LayerContext(environment=environment))
 
 
 def host_scope(host: bytes | None, path: str = "/", scheme: str = "http", *, extra: int = 0) -> Scope:
@@ -138,7 +138,7 @@ async def test_websocket_with_a_foreign_host_is_closed_before_accept() -> None:
 
 
 def test_disabled_and_is_allowed_edge_cases() -> None:
-    assert TrustedHostConfig(enabled=False).build(app) is app
+    assert build_layer(app, TrustedHostConfig(enabled=False)) is app
     assert middleware(allowed_hosts=["*"]).is_allowed(None) is False
     assert middleware(allowed_hosts=["*"]).is_allowed(b"any.example") is True
 
@@ -164,7 +164,7 @@ async def test_development_allows_local_hosts_when_none_are_listed(environment: 
 
 async def test_production_with_no_hosts_refuses_everything_and_warns(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="hardening.hosts")
-    mw = TrustedHostConfig().build(app, HardeningSettings(environment="production"))
+    mw = build_layer(app, TrustedHostConfig(), LayerContext.of(HardeningSettings(environment="production")))
     assert (await call(mw, host_scope(b"localhost"))).status == 400
     assert "allowed_hosts is empty" in caplog.text
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from hardening import HardeningSettings
+from hardening import HardeningSettings, LayerContext, build_layer
 from hardening.checks import run_checks
 from hardening.clientip import ProxyConfig
 from hardening.httpsredirect import HTTPSRedirectConfig, HTTPSRedirectMiddleware
@@ -32,7 +32,7 @@ async def run(
 
 def test_off_by_default() -> None:
     assert HTTPSRedirectConfig().enabled is False
-    assert HTTPSRedirectConfig().build(app) is app
+    assert build_layer(app, HTTPSRedirectConfig()) is app
 
 
 @pytest.mark.parametrize(
@@ -62,12 +62,16 @@ async def test_https_requests_pass() -> None:
 
 async def test_trusted_proxy_header_prevents_the_loop_and_untrusted_is_ignored() -> None:
     proto = [(b"x-forwarded-proto", b"https")]
-    trusted = HTTPSRedirectConfig(enabled=True).build(
-        app, HardeningSettings(environment="test", proxy=ProxyConfig(trusted_proxies=["127.0.0.1/32"]))
+    trusted = build_layer(
+        app,
+        HTTPSRedirectConfig(enabled=True),
+        LayerContext.of(HardeningSettings(environment="test", proxy=ProxyConfig(trusted_proxies=["127.0.0.1/32"]))),
     )
     assert (await run(trusted, headers=proto)).status == 200
     assert (await run(trusted)).status == 301
-    untrusted = HTTPSRedirectConfig(enabled=True).build(app, HardeningSettings(environment="test"))
+    untrusted = build_layer(
+        app, HTTPSRedirectConfig(enabled=True), LayerContext.of(HardeningSettings(environment="test"))
+    )
     assert (await run(untrusted, headers=proto)).status == 301
 
 

@@ -16,6 +16,8 @@ EXPECTED_ALL = {
     "RateLimiter",
     "rate_limit",
     "LAYER_ORDER",
+    "LayerContext",
+    "build_layer",
     "AccessLogConfig",
     "AccessLogMiddleware",
     "LoggingConfig",

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, StreamingResponse
 from starlette.routing import Route
 
+from hardening import LayerContext, build_layer
 from hardening.errors import ConfigurationError
 from hardening.ratelimit import (
     CHECKS,
@@ -51,7 +52,7 @@ def app_with(config: RateLimitConfig, *, client: tuple[str, int] = ("203.0.113.5
     starlette = Starlette(
         routes=[Route("/", ok), Route("/items/{id}", ok), Route("/login", ok, methods=["GET", "POST"])]
     )
-    wrapped = config.build(starlette, kw.get("settings"))
+    wrapped = build_layer(starlette, config, LayerContext.of(kw["settings"]) if "settings" in kw else None)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=wrapped, client=client), base_url="http://testserver")
 
 
@@ -351,7 +352,7 @@ async def test_streaming_response_passes_untouched_with_headers() -> None:
 
         return StreamingResponse(body())
 
-    app = RateLimitConfig(default_limits="5/minute").build(Starlette(routes=[Route("/s", stream)]))
+    app = build_layer(Starlette(routes=[Route("/s", stream)]), RateLimitConfig(default_limits="5/minute"))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
         response = await client.get("/s")
     assert response.content == b"abc"
@@ -363,7 +364,7 @@ async def test_starlette_decorator_limits_an_endpoint() -> None:
     async def hello(request: Request) -> PlainTextResponse:
         return PlainTextResponse("hi")
 
-    app = RateLimitConfig(default_limits="").build(Starlette(routes=[Route("/hello", hello)]))
+    app = build_layer(Starlette(routes=[Route("/hello", hello)]), RateLimitConfig(default_limits=""))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
         responses = [await client.get("/hello") for _ in range(3)]
     assert [r.status_code for r in responses] == [200, 200, 429]
@@ -377,7 +378,7 @@ async def test_endpoint_and_middleware_headers_are_joined() -> None:
         return PlainTextResponse("hi")
 
     config = RateLimitConfig(default_limits="10/minute;100/hour", legacy_headers=True)
-    app = config.build(Starlette(routes=[Route("/hello", hello)]))
+    app = build_layer(Starlette(routes=[Route("/hello", hello)]), config)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
         response = await client.get("/hello")
     assert response.headers["ratelimit-policy"] == (
@@ -406,7 +407,7 @@ async def test_fastapi_dependency_answers_problem_json_per_route() -> None:
     async def b() -> dict[str, int]:
         return {"b": 1}
 
-    app = RateLimitConfig(default_limits="").build(api)
+    app = build_layer(api, RateLimitConfig(default_limits=""))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
         statuses = [(await client.get(f"/a/{i}")).status_code for i in range(3)]
         other = await client.get("/b")

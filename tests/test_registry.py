@@ -23,9 +23,6 @@ class ToyConfig(LayerConfig):
     header: str = "x-toy"
     """The header it sets."""
 
-    def build(self, app: Any, settings: Any = None) -> Any:
-        return ToyMiddleware(app, self)
-
 
 class ToyMiddleware:
     """Pure ASGI middleware adding ``config.header: 1`` to every HTTP response."""
@@ -105,3 +102,28 @@ def test_the_layer_order_and_expected_layers_come_from_the_registry() -> None:
     assert EXPECTED_LAYERS == ("request_id", "errors", "headers", "health", "hosts", "cors", "body_limit", "rate_limit")
     assert all(entry.middleware is not None for entry in _registry.LAYERS)
     assert all(entry.middleware is None for entry in _registry.CONFIGS)
+
+
+def test_harden_hands_every_layer_the_same_context_and_resolver() -> None:
+    """One ClientResolver per stack: the client address is resolved once per request."""
+    settings = HardeningSettings(
+        environment="production",
+        hosts={"allowed_hosts": ["testserver"]},
+        https_redirect={"enabled": True},
+        request_id={"trusted_sources_only": True},
+        proxy={"trusted_proxies": ["10.0.0.0/8"]},
+    )
+    hardened = harden(ok, settings)
+    resolvers: list[Any] = []
+    node: Any = hardened
+    while node is not ok:
+        for name in ("_resolver", "limiter"):
+            found = getattr(node, name, None)
+            if found is not None:
+                resolvers.append(found.resolver if name == "limiter" else found)
+        if getattr(node, "_peer_trusted", None) is not None:
+            resolvers.append(node._peer_trusted.__self__)
+        node = node.app
+    # request ID, access log, tracing, security headers, HTTPS redirect, CSRF, rate limit
+    assert len(resolvers) == 7
+    assert all(resolver is resolvers[0] for resolver in resolvers)

@@ -19,9 +19,10 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from hardening import HardeningSettings
+from hardening import LAYER_ORDER, HardeningSettings, LayerContext, build_layer, harden
 from hardening.clientip import ProxyConfig
 from hardening.logs import RequestIdConfig, RequestIdMiddleware, generate_request_id, get_request_id
+from tests.asgi_call import call, http_scope
 
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 
@@ -303,12 +304,58 @@ async def test_never_trust_incoming_and_custom_pattern() -> None:
 @pytest.mark.parametrize(("peer", "kept"), [("10.0.0.5", True), ("203.0.113.9", False)])
 async def test_trusted_sources_only(peer: str, kept: bool) -> None:
     app = RequestIdMiddleware(
-        APP, RequestIdConfig(trusted_sources_only=True), proxy=ProxyConfig(trusted_proxies=("10.0.0.0/8",))
+        APP,
+        RequestIdConfig(trusted_sources_only=True),
+        context=LayerContext(proxy=ProxyConfig(trusted_proxies=("10.0.0.0/8",))),
     )
     transport = httpx.ASGITransport(app=app, client=(peer, 1234))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         response = await http.get("/", headers={"X-Request-ID": "0f8fad5b-d9cb-469f-a165-70867728950e"})
     assert (response.headers["x-request-id"] == "0f8fad5b-d9cb-469f-a165-70867728950e") is kept
+
+
+UUID = "0f8fad5b-d9cb-469f-a165-70867728950e"
+
+
+def _only_request_id(trusted: list[str]) -> Any:
+    """``harden()`` with only the request-ID layer, keeping IDs from trusted proxies only."""
+    off = {name: {"enabled": False} for name in LAYER_ORDER if name != "request_id"}
+    settings = HardeningSettings.model_validate(
+        {
+            "environment": "test",
+            "proxy": {"trusted_proxies": trusted},
+            "request_id": {"trusted_sources_only": True},
+            **off,
+        }
+    )
+    return harden(APP, settings)
+
+
+async def _kept_from(app: Any, client_address: tuple[str, int] | None) -> bool:
+    scope = http_scope(headers=[(b"x-request-id", UUID.encode())])
+    if client_address is None:
+        scope["client"] = None  # a UNIX socket: the server gives no client address
+    else:
+        scope["client"] = client_address
+    result = await call(app, scope)
+    return result.headers["x-request-id"] == UUID
+
+
+@pytest.mark.anyio
+async def test_trusted_unix_socket_with_trusted_sources_only() -> None:
+    """``trusted_proxies=["unix"]`` (as the rate-limit docs advise) no longer crashes start-up."""
+    app = _only_request_id(["unix"])  # ValueError: 'unix' does not appear to be an IPv4 or IPv6 network
+    assert await _kept_from(app, None)
+    assert not await _kept_from(app, ("203.0.113.9", 1234))
+
+
+@pytest.mark.anyio
+async def test_ipv4_mapped_peer_is_trusted_as_the_resolver_trusts_it() -> None:
+    """A peer ``::ffff:10.0.0.1`` is inside ``10.0.0.0/8`` for request IDs, as for ClientResolver."""
+    app = _only_request_id(["10.0.0.0/8"])
+    assert await _kept_from(app, ("::ffff:10.0.0.1", 1234))
+    assert await _kept_from(app, ("10.0.0.1", 1234))
+    assert not await _kept_from(app, ("::ffff:203.0.113.9", 1234))
 
 
 def test_config_validation_names_the_env_var() -> None:
@@ -322,8 +369,8 @@ def test_config_validation_names_the_env_var() -> None:
 
 def test_build_and_defaults() -> None:
     assert RequestIdConfig().enabled
-    assert RequestIdConfig(enabled=False).build(APP) is APP
-    assert isinstance(RequestIdConfig().build(APP, HardeningSettings()), RequestIdMiddleware)
+    assert build_layer(APP, RequestIdConfig(enabled=False)) is APP
+    assert isinstance(build_layer(APP, RequestIdConfig(), LayerContext.of(HardeningSettings())), RequestIdMiddleware)
     assert HEX32.match(generate_request_id())
 
 

@@ -28,7 +28,7 @@ from starlette.requests import Request  # noqa: E402
 from starlette.responses import PlainTextResponse  # noqa: E402
 from starlette.routing import Route  # noqa: E402
 
-from hardening import HardeningSettings, MissingDependencyError  # noqa: E402
+from hardening import HardeningSettings, LayerContext, MissingDependencyError, build_layer  # noqa: E402
 from hardening.logs import AccessLogMiddleware, RequestIdMiddleware, get_trace_ids  # noqa: E402
 from hardening.monitoring import TracingConfig, TracingMiddleware  # noqa: E402
 from hardening.redaction import register_secret  # noqa: E402
@@ -217,26 +217,26 @@ async def test_log_lines_carry_span_ids(providers: Any, exporter: InMemorySpanEx
 def test_build_without_opentelemetry(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     import importlib.util
 
-    import hardening.monitoring.tracing as tracing_module
+    import hardening._compose as compose_module
 
     real = importlib.util.find_spec
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name, *a: None if name.startswith("opentelemetry") else real(name, *a)
     )
-    monkeypatch.setattr(tracing_module, "_missing_logged", False)
+    monkeypatch.setattr(compose_module, "_skipped", set())
     for name in [m for m in sys.modules if m.startswith("opentelemetry")]:
         monkeypatch.setitem(sys.modules, name, None)
     with caplog.at_level(logging.INFO, "hardening.tracing"):
-        assert TracingConfig().build(APP) is APP  # implicit default: skipped, logged once
-        assert TracingConfig().build(APP) is APP
+        assert build_layer(APP, TracingConfig()) is APP  # implicit default: skipped, logged once
+        assert build_layer(APP, TracingConfig()) is APP
     assert len(caplog.records) == 1
     with pytest.raises(MissingDependencyError, match=r"hardening\[otel\]"):
-        TracingConfig(enabled=True).build(APP)  # explicitly asked for
+        build_layer(APP, TracingConfig(enabled=True))  # explicitly asked for
 
 
 def test_build() -> None:
-    assert TracingConfig(enabled=False).build(APP) is APP
-    assert isinstance(TracingConfig().build(APP, HardeningSettings()), TracingMiddleware)
+    assert build_layer(APP, TracingConfig(enabled=False)) is APP
+    assert isinstance(build_layer(APP, TracingConfig(), LayerContext.of(HardeningSettings())), TracingMiddleware)
 
 
 @pytest.mark.anyio

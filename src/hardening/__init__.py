@@ -11,7 +11,9 @@ Importing this package imports no optional dependency and has no side effect.
 
 from __future__ import annotations
 
-from hardening._compose import LAYER_ORDER, harden, middleware_list
+from hardening._compose import LAYER_ORDER, build_layer, configure_logging, harden, init_sentry, middleware_list
+from hardening._context import LayerContext
+from hardening._version import __version__
 from hardening.bodylimit import BodyLimitConfig, BodyLimitMiddleware
 from hardening.clientip import ClientResolver, ProxyConfig
 from hardening.cors import CORSConfig, CORSMiddleware, CORSRule
@@ -28,10 +30,9 @@ from hardening.logs import (
     LoggingConfig,
     RequestIdConfig,
     RequestIdMiddleware,
-    configure_logging,
     get_request_id,
 )
-from hardening.monitoring import SentryConfig, TracingConfig, TracingMiddleware, init_sentry
+from hardening.monitoring import SentryConfig, TracingConfig, TracingMiddleware
 from hardening.pool import (
     PoolBudget,
     PoolConfig,
@@ -56,8 +57,6 @@ from hardening.settings.models import AppSettings, HardeningSettings
 from hardening.settings.report import SettingsReport
 from hardening.settings.spec import setting
 from hardening.validation import install_problem_handlers, parse_body, parse_path, parse_query, validate
-
-__version__ = "0.1.0"
 
 __all__ = [
     "LAYER_ORDER",
@@ -84,6 +83,7 @@ __all__ = [
     "HealthConfig",
     "HealthMiddleware",
     "HealthRegistry",
+    "LayerContext",
     "LoggingConfig",
     "MissingDependencyError",
     "PoolBudget",
@@ -111,6 +111,7 @@ __all__ = [
     "TrustedHostConfig",
     "TrustedHostMiddleware",
     "__version__",
+    "build_layer",
     "check_settings",
     "configure_logging",
     "csp_nonce",

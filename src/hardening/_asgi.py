@@ -12,9 +12,11 @@ from typing import Any, Final
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = (
+    "CLIENT_IP_STATE_KEY",
     "ERROR_RESPONSE_EDITORS_KEY",
     "HTTP_SCOPES",
     "REQUEST_ID_STATE_KEY",
+    "SCHEME_STATE_KEY",
     "ASGIApp",
     "Message",
     "RawHeaders",
@@ -39,6 +41,13 @@ HTTP_SCOPES: Final = frozenset({"http"})
 
 REQUEST_ID_STATE_KEY: Final = "request_id"
 """Key under ``scope["state"]`` where the request-ID layer stores the request's ID."""
+
+CLIENT_IP_STATE_KEY: Final = "hardening.client_ip"
+"""Key under ``scope["state"]`` of ``(resolver, address)``: the client address a
+:class:`~hardening.ClientResolver` resolved for this request, kept for every layer."""
+
+SCHEME_STATE_KEY: Final = "hardening.scheme"
+"""Key under ``scope["state"]`` of ``(resolver, scheme)``, kept like the client address."""
 
 
 def get_header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> bytes | None:

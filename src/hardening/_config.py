@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pydantic import BaseModel, ConfigDict
-
-if TYPE_CHECKING:
-    from starlette.types import ASGIApp
-
-    from hardening.settings import HardeningSettings
 
 __all__ = ("ENV_PREFIX", "LayerConfig", "env_var")
 
@@ -33,24 +26,16 @@ def env_var(setting: str) -> str:
 
 
 class LayerConfig(BaseModel):
-    """A frozen, validated capability config that can wrap an ASGI app in its layer.
+    """A frozen, validated config of a layer (a capability that wraps an ASGI app).
 
-    Subclasses add their fields (each with a safe default and a docstring) and implement
-    :meth:`build`. They nest into :class:`hardening.HardeningSettings`, which gives each
-    field an environment variable such as ``HARDENING_CORS__ALLOW_ORIGINS``.
+    Subclasses add their fields (each with a safe default and a docstring); the layer
+    registry (:mod:`hardening._registry`) pairs each with its middleware and rules, and
+    :func:`hardening.build_layer` wraps an app in it. They nest into
+    :class:`hardening.HardeningSettings`, which gives each field an environment variable
+    such as ``HARDENING_CORS__ALLOW_ORIGINS``.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     enabled: bool = True
     """Whether this layer is part of the stack."""
-
-    def build(self, app: ASGIApp, settings: HardeningSettings | None = None) -> ASGIApp:
-        """Return ``app`` wrapped in this layer, or ``app`` itself when disabled.
-
-        Args:
-            app: The ASGI app to wrap.
-            settings: The whole settings object, for layers that need shared facts
-                (the environment, the trusted proxies). ``None`` when used alone.
-        """
-        return app

@@ -45,7 +45,7 @@ from hardening.monitoring import SentryConfig, TracingConfig, TracingMiddleware
 from hardening.ratelimit import CHECKS as RATE_LIMIT_RULES
 from hardening.ratelimit import RateLimitConfig, RateLimitMiddleware
 
-__all__ = ("CONFIGS", "LAYERS", "Layer", "all_entries", "rules")
+__all__ = ("CONFIGS", "LAYERS", "Layer", "all_entries", "entry_of", "rules")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +61,9 @@ class Layer:
         rules: Its production rules, each called with the settings.
         expected: Whether a production stack should have this layer (the audit says
             so when it is missing).
+        optional: Whether the layer, on by default, is left out (with one log line)
+            when its optional dependency is missing and ``enabled`` was not set
+            explicitly; otherwise the missing extra stops start-up.
     """
 
     name: str
@@ -68,13 +71,14 @@ class Layer:
     middleware: type | None = None
     rules: tuple[Rule, ...] = ()
     expected: bool = False
+    optional: bool = False
 
 
 LAYERS: Final[tuple[Layer, ...]] = (
     Layer("request_id", RequestIdConfig, RequestIdMiddleware, expected=True),
     Layer("access_log", AccessLogConfig, AccessLogMiddleware),
     Layer("errors", errorguard.ErrorGuardConfig, errorguard.ErrorGuardMiddleware, errorguard.CHECKS, expected=True),
-    Layer("tracing", TracingConfig, TracingMiddleware),
+    Layer("tracing", TracingConfig, TracingMiddleware, optional=True),
     Layer("headers", SecurityHeadersConfig, SecurityHeadersMiddleware, HEADER_RULES, expected=True),
     Layer("health", HealthConfig, HealthMiddleware, HEALTH_RULES, expected=True),
     Layer("hosts", hosts.TrustedHostConfig, hosts.TrustedHostMiddleware, hosts.CHECKS, expected=True),
@@ -100,6 +104,22 @@ CONFIGS: Final[tuple[Layer, ...]] = (
 def all_entries() -> tuple[Layer, ...]:
     """Return every registered entry: the layers, then the other configs."""
     return (*LAYERS, *CONFIGS)
+
+
+def entry_of(config: BaseModel) -> Layer:
+    """Return the layer whose config ``config`` is.
+
+    Raises:
+        LookupError: No registered layer has that config class.
+    """
+    for layer in LAYERS:
+        if type(config) is layer.config:
+            return layer
+    for layer in LAYERS:
+        if isinstance(config, layer.config):
+            return layer
+    msg = f"{type(config).__name__} is not the config of a registered layer"
+    raise LookupError(msg)
 
 
 def rules() -> list[Rule]:

@@ -12,18 +12,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from hardening import _registry
 from hardening.findings import SEVERITY_ORDER, Finding, Rule, RuleInput, Severity
 
-__all__ = ("SEVERITY_ORDER", "Check", "Finding", "Rule", "RuleInput", "Severity", "collect_checks", "run_checks")
-
-Check = Rule
-"""The former name of :data:`~hardening.findings.Rule`."""
+__all__ = ("SEVERITY_ORDER", "Finding", "Rule", "RuleInput", "Severity", "collect_checks", "run_checks")
 
 
 def collect_checks(settings: Any = None) -> list[Rule]:
     """Return every rule: those of ``settings``' own class (when given), then the registry's."""
-    from hardening import _registry
-
     own: tuple[Rule, ...] = getattr(type(settings), "rules", ()) if settings is not None else ()
     return [*own, *_registry.rules()]
 

@@ -23,7 +23,7 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, field_validator
 from starlette.types import Scope
 
-from hardening._asgi import get_header
+from hardening._asgi import CLIENT_IP_STATE_KEY, SCHEME_STATE_KEY, get_header, scope_state
 
 __all__ = ("ClientResolver", "ProxyConfig", "group_address", "normalize_address", "parse_forwarded")
 
@@ -71,9 +71,7 @@ class ProxyConfig(BaseModel):
             try:
                 ipaddress.ip_network(item, strict=False)
             except ValueError:
-                msg = (
-                    f"{item!r} is not an IP address or CIDR network, for example '10.0.0.0/8'"
-                )
+                msg = f"{item!r} is not an IP address or CIDR network, for example '10.0.0.0/8'"
                 raise ValueError(msg) from None
         return value
 
@@ -114,27 +112,36 @@ def normalize_address(address: str) -> str | None:
     return None if ip is None else str(ip)
 
 
-_normalize_peer = lru_cache(maxsize=8192)(normalize_address)
-""":func:`normalize_address` for direct peers, cached: a server sees the same peers again
-and again, and parsing an address costs more than the rest of the lookup."""
-
 _PEERS_MAX: Final = 8192
 _peers: dict[object, str] = {}
-"""A direct peer's host -> its address as :meth:`ClientResolver.client_ip` answers it.
+"""A direct peer's host -> its normalised address (or its text when it is no address).
 
-A plain dict read with ``[]`` is cheaper per request than the ``lru_cache`` call; it is
-emptied when full (rebuilding an entry costs one parse)."""
+The one cache of that mapping: a server sees the same peers again and again, parsing an
+address costs more than the rest of the lookup, and a plain dict read with ``[]`` is
+cheaper per request than an ``lru_cache`` call. It is emptied when full."""
 
 
 def _peer_address(host: Any) -> str:
     """The normalised address of a direct peer, or its text when it is no address."""
-    peer = normalize_address(host)  # not _normalize_peer: _peers is this lookup's cache
+    peer = normalize_address(host)
     if peer is None:
         peer = str(host)  # e.g. a test client name; never trusted
     if len(_peers) >= _PEERS_MAX:
         _peers.clear()
     _peers[host] = peer
     return peer
+
+
+def _peer(scope: Scope) -> str | None:
+    """The direct peer of a request, normalised; ``None`` without one (a UNIX socket)."""
+    client = scope.get("client")
+    if not client:
+        return None
+    host = client[0]
+    try:
+        return _peers[host]
+    except KeyError:
+        return _peer_address(host)
 
 
 _SCAN_FIRST: Final = 64
@@ -274,26 +281,34 @@ class ClientResolver:
             return None
         return raw[:_MAX_HEADER].decode("latin-1").split(",")
 
+    def peer_trusted(self, scope: Scope) -> bool:
+        """Whether the direct peer of a request is a trusted proxy (``"unix"``: no address)."""
+        return self._peer_trusted(_peer(scope))
+
     def client_ip(self, scope: Scope) -> str | None:
         """Return the client's normalised address, or ``None`` when nobody gave one.
 
         ``None`` happens when the server sets no ``scope["client"]`` (a UNIX socket) and
-        no trusted proxy said who the client is.
+        no trusted proxy said who the client is. The answer is kept in the request's
+        ``scope["state"]``, so every layer sharing this resolver gets it for free.
         """
-        client = scope.get("client")
-        peer: str | None = None
-        if client:
-            host = client[0]
-            try:
-                peer = _peers[host]
-            except KeyError:
-                peer = _peer_address(host)
-        if not self._any_trust:
+        if not self._any_trust:  # the peer is the client: a dict read, nothing to keep
             if self._unscanned:  # the look for forwarding headers is sampled
                 self._unscanned -= 1
             elif not self._warned:
                 self._scan_forwarding(scope)
-            return peer
+            return _peer(scope)
+        state = scope_state(scope)
+        known = state.get(CLIENT_IP_STATE_KEY)
+        if known is not None and known[0] is self:
+            kept: str | None = known[1]
+            return kept
+        ip = self._client_ip(scope)
+        state[CLIENT_IP_STATE_KEY] = (self, ip)
+        return ip
+
+    def _client_ip(self, scope: Scope) -> str | None:
+        peer = _peer(scope)
         if not self._peer_trusted(peer):
             return peer
         hops = self._hops(scope)
@@ -313,12 +328,26 @@ class ClientResolver:
         return str(leftmost) if leftmost is not None else peer
 
     def scheme(self, scope: Scope) -> str:
-        """Return ``http`` or ``https`` as the client used it (``ws``/``wss`` likewise)."""
-        scheme: str = scope.get("scheme", "http")
+        """Return ``http`` or ``https`` as the client used it (``ws``/``wss`` likewise).
+
+        Like :meth:`client_ip`, the answer is kept in the request's ``scope["state"]``.
+        """
+        scheme: str
         if not self._any_trust:
+            scheme = scope.get("scheme", "http")
             return scheme
-        client = scope.get("client")
-        if not self._peer_trusted(_normalize_peer(client[0]) if client else None):
+        state = scope_state(scope)
+        known = state.get(SCHEME_STATE_KEY)
+        if known is not None and known[0] is self:
+            scheme = known[1]
+            return scheme
+        scheme = self._scheme(scope)
+        state[SCHEME_STATE_KEY] = (self, scheme)
+        return scheme
+
+    def _scheme(self, scope: Scope) -> str:
+        scheme: str = scope.get("scheme", "http")
+        if not self._peer_trusted(_peer(scope)):
             return scheme
         headers = scope.get("headers", ())
         value: str | None = None

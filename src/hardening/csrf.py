@@ -25,21 +25,19 @@ from typing import TYPE_CHECKING, Final
 from pydantic import field_validator
 
 from hardening._config import LayerConfig
+from hardening._context import LayerContext
 from hardening._environments import is_deployed
 from hardening._paths import PathPrefixes, check_path_prefixes
-from hardening.checks import Finding
-from hardening.clientip import ClientResolver
+from hardening.cors._config import CORSConfig
 from hardening.cors._origins import DEFAULT_PORTS, OriginMatcher, normalise_origin_entry, parse_origin
+from hardening.findings import Finding
 from hardening.hosts import parse_host
 from hardening.problems import Problem, problem_type, send_problem
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
 
-    from hardening.checks import Check
-    from hardening.clientip import ProxyConfig
-    from hardening.cors import CORSConfig
-    from hardening.settings import HardeningSettings
+    from hardening.findings import Rule, RuleInput
 
 __all__ = ("CHECKS", "SAFE_METHODS", "CSRFConfig", "CSRFMiddleware")
 
@@ -89,18 +87,6 @@ class CSRFConfig(LayerConfig):
     def _check_paths(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return check_path_prefixes(value)
 
-    def build(self, app: ASGIApp, settings: HardeningSettings | None = None) -> ASGIApp:
-        """Return ``app`` wrapped in :class:`CSRFMiddleware`, or ``app`` when disabled.
-
-        With ``settings``, the request scheme is resolved behind the trusted proxies and
-        the CORS origins are trusted (when :attr:`trust_cors_origins`).
-        """
-        if not self.enabled:
-            return app
-        if settings is None:
-            return CSRFMiddleware(app, self)
-        return CSRFMiddleware(app, self, cors=settings.cors, proxy=settings.proxy)
-
 
 def _cors_matcher(cors: CORSConfig) -> tuple[tuple[str, ...], tuple[str, ...]]:
     if not cors.enabled:
@@ -119,25 +105,20 @@ class CSRFMiddleware:
     Args:
         app: The ASGI app to wrap.
         config: The CSRF settings.
-        cors: The CORS config whose named origins are trusted too (when
-            ``config.trust_cors_origins``).
-        proxy: The trusted proxies, to know the scheme the client used.
+        context: The stack's shared context: its client resolver gives the scheme the
+            client used, and the named origins of its ``cors`` config are trusted too
+            (when ``config.trust_cors_origins``).
     """
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        config: CSRFConfig | None = None,
-        *,
-        cors: CORSConfig | None = None,
-        proxy: ProxyConfig | None = None,
-    ) -> None:
+    def __init__(self, app: ASGIApp, config: CSRFConfig | None = None, *, context: LayerContext | None = None) -> None:
         config = config or CSRFConfig()
+        context = context or LayerContext()
+        cors = context.config("cors", CORSConfig)
         self.app = app
         origins, regexes = _cors_matcher(cors) if cors is not None and config.trust_cors_origins else ((), ())
         self._trusted = OriginMatcher((*config.trusted_origins, *origins), tuple(re.compile(item) for item in regexes))
         self._exempt = PathPrefixes(config.exempt_paths)
-        self._resolver = ClientResolver(proxy)
+        self._resolver = context.resolver
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Refuse a cross-site unsafe request; pass everything else to the app."""
@@ -201,7 +182,7 @@ class CSRFMiddleware:
 # --- production rules -------------------------------------------------------------------
 
 
-def _check_csrf(settings: HardeningSettings) -> Iterable[Finding]:
+def _check_csrf(settings: RuleInput) -> Iterable[Finding]:
     if not is_deployed(settings.environment) or settings.csrf.enabled:
         return
     yield Finding(
@@ -214,5 +195,5 @@ def _check_csrf(settings: HardeningSettings) -> Iterable[Finding]:
     )
 
 
-CHECKS: tuple[Check, ...] = (_check_csrf,)
+CHECKS: tuple[Rule, ...] = (_check_csrf,)
 """Production rules of the CSRF layer (``HARDENING-CSRF-001``)."""

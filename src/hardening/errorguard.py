@@ -29,17 +29,17 @@ from starlette.exceptions import HTTPException
 
 from hardening._asgi import apply_error_response_editors, on_response_start, request_id_of
 from hardening._config import LayerConfig
+from hardening._context import LayerContext
 from hardening._disconnect import is_client_gone, mark_client_gone
 from hardening._environments import is_deployed
-from hardening.checks import Finding
+from hardening.findings import Finding
 from hardening.problems import Problem, ProblemError, problem_for_status, send_problem
 from hardening.redaction import redact_text
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-    from hardening.checks import Check
-    from hardening.settings import HardeningSettings
+    from hardening.findings import Rule, RuleInput
 
 __all__ = ("CHECKS", "ERROR_LOGGER_NAME", "INTERNAL_ERROR_DETAIL", "ErrorGuardConfig", "ErrorGuardMiddleware")
 
@@ -74,13 +74,6 @@ class ErrorGuardConfig(LayerConfig):
     """In the ``development`` environment, put the exception type and its redacted
     message in the problem's ``detail``. Never outside development."""
 
-    def build(self, app: ASGIApp, settings: HardeningSettings | None = None) -> ASGIApp:
-        """Return ``app`` wrapped in :class:`ErrorGuardMiddleware` (or ``app`` when disabled)."""
-        if not self.enabled:
-            return app
-        development = settings is not None and settings.environment == "development"
-        return ErrorGuardMiddleware(app, self, development=development)
-
 
 class ErrorGuardMiddleware:
     """Pure ASGI middleware that turns any exception from the app into a safe 500.
@@ -88,11 +81,15 @@ class ErrorGuardMiddleware:
     Args:
         app: The ASGI app to guard.
         config: The guard's settings; defaults to :class:`ErrorGuardConfig`.
-        development: Whether the service runs in development (details may be shown).
+        context: The stack's shared context; in the ``development`` environment details
+            may be shown (alone: production).
     """
 
-    def __init__(self, app: ASGIApp, config: ErrorGuardConfig | None = None, *, development: bool = False) -> None:
+    def __init__(
+        self, app: ASGIApp, config: ErrorGuardConfig | None = None, *, context: LayerContext | None = None
+    ) -> None:
         config = config or ErrorGuardConfig()
+        development = context is not None and context.environment == "development"
         self.app = app
         self._show_details = development and config.show_details_in_development
         self._hold_500 = config.replace_framework_500 and not development
@@ -242,7 +239,7 @@ def _report_to_sentry(exc: BaseException) -> None:
         _logger.debug("reporting to Sentry failed", exc_info=True)
 
 
-def _guard_findings(settings: HardeningSettings) -> Iterable[Finding]:
+def _guard_findings(settings: RuleInput) -> Iterable[Finding]:
     if is_deployed(settings.environment) and not settings.errors.enabled:
         yield Finding(
             id="HARDENING-ERRORS-001",
@@ -257,5 +254,5 @@ def _guard_findings(settings: HardeningSettings) -> Iterable[Finding]:
         )
 
 
-CHECKS: tuple[Check, ...] = (_guard_findings,)
+CHECKS: tuple[Rule, ...] = (_guard_findings,)
 """Production rules: HARDENING-ERRORS-001 (error guard disabled)."""

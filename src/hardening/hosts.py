@@ -28,17 +28,17 @@ from typing import TYPE_CHECKING, Final
 from pydantic import field_validator
 
 from hardening._config import LayerConfig
+from hardening._context import LayerContext
 from hardening._environments import is_deployed
 from hardening._paths import HEALTH_PROBE_PATHS, PathPrefixes, check_path_prefixes
-from hardening.checks import Finding
 from hardening.cors._origins import DEFAULT_PORTS, valid_bracketed_host, wildcard_base_problem
+from hardening.findings import Finding
 from hardening.problems import Problem, problem_type, send_problem
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
 
-    from hardening.checks import Check
-    from hardening.settings import HardeningSettings
+    from hardening.findings import Rule, RuleInput
 
 __all__ = ("CHECKS", "DEVELOPMENT_HOSTS", "TrustedHostConfig", "TrustedHostMiddleware", "parse_host")
 
@@ -143,16 +143,6 @@ class TrustedHostConfig(LayerConfig):
             return DEVELOPMENT_HOSTS
         return self.allowed_hosts
 
-    def build(self, app: ASGIApp, settings: HardeningSettings | None = None) -> ASGIApp:
-        """Return ``app`` wrapped in :class:`TrustedHostMiddleware`, or ``app`` when disabled.
-
-        Without ``settings`` the environment counts as production.
-        """
-        if not self.enabled:
-            return app
-        environment = settings.environment if settings is not None else "production"
-        return TrustedHostMiddleware(app, self, environment=environment)
-
 
 class TrustedHostMiddleware:
     """Pure ASGI middleware that refuses requests for hosts not in the allow-list.
@@ -160,14 +150,16 @@ class TrustedHostMiddleware:
     Args:
         app: The ASGI app to wrap.
         config: The trusted-host settings.
-        environment: The deployment environment; ``development`` and ``test`` allow
-            the local development hosts when ``allowed_hosts`` is empty.
+        context: The stack's shared context. Its environment ``development`` or ``test``
+            allows the local development hosts when ``allowed_hosts`` is empty; alone,
+            the environment counts as production.
     """
 
     def __init__(
-        self, app: ASGIApp, config: TrustedHostConfig | None = None, *, environment: str = "production"
+        self, app: ASGIApp, config: TrustedHostConfig | None = None, *, context: LayerContext | None = None
     ) -> None:
         config = config or TrustedHostConfig()
+        environment = context.environment if context is not None else "production"
         self.app = app
         hosts = config.effective_hosts(environment)
         self.allowed_hosts: tuple[str, ...] = hosts
@@ -258,7 +250,7 @@ class TrustedHostMiddleware:
 # --- production rules -------------------------------------------------------------------
 
 
-def _check_hosts(settings: HardeningSettings) -> Iterable[Finding]:
+def _check_hosts(settings: RuleInput) -> Iterable[Finding]:
     hosts = settings.hosts
     if not is_deployed(settings.environment):
         return
@@ -292,5 +284,5 @@ def _check_hosts(settings: HardeningSettings) -> Iterable[Finding]:
         )
 
 
-CHECKS: tuple[Check, ...] = (_check_hosts,)
+CHECKS: tuple[Rule, ...] = (_check_hosts,)
 """Production rules of the trusted-host layer (``HARDENING-HOST-001`` to ``-003``)."""

@@ -23,19 +23,17 @@ from pydantic import Field, field_validator
 
 from hardening._asgi import get_header
 from hardening._config import LayerConfig
+from hardening._context import LayerContext
 from hardening._environments import is_deployed
 from hardening._paths import HEALTH_PROBE_PATHS, PathPrefixes, check_path_prefixes
-from hardening.checks import Finding
-from hardening.clientip import ClientResolver
+from hardening.findings import Finding
 from hardening.hosts import parse_host
 from hardening.problems import Problem, problem_type, send_problem
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
 
-    from hardening.checks import Check
-    from hardening.clientip import ProxyConfig
-    from hardening.settings import HardeningSettings
+    from hardening.findings import Rule, RuleInput
 
 __all__ = ("CHECKS", "HTTPSRedirectConfig", "HTTPSRedirectMiddleware")
 
@@ -62,15 +60,6 @@ class HTTPSRedirectConfig(LayerConfig):
     def _check_paths(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return check_path_prefixes(value)
 
-    def build(self, app: ASGIApp, settings: HardeningSettings | None = None) -> ASGIApp:
-        """Return ``app`` wrapped in :class:`HTTPSRedirectMiddleware`, or ``app`` when disabled.
-
-        With ``settings``, the scheme is resolved behind ``settings.proxy``.
-        """
-        if not self.enabled:
-            return app
-        return HTTPSRedirectMiddleware(app, self, proxy=settings.proxy if settings is not None else None)
-
 
 class HTTPSRedirectMiddleware:
     """Pure ASGI middleware redirecting plain-HTTP requests to HTTPS.
@@ -78,16 +67,17 @@ class HTTPSRedirectMiddleware:
     Args:
         app: The ASGI app to wrap.
         config: The redirect settings.
-        proxy: The trusted proxies whose ``X-Forwarded-Proto`` is believed.
+        context: The stack's shared context: its client resolver gives the scheme (behind
+            the trusted proxies whose ``X-Forwarded-Proto`` is believed).
     """
 
     def __init__(
-        self, app: ASGIApp, config: HTTPSRedirectConfig | None = None, *, proxy: ProxyConfig | None = None
+        self, app: ASGIApp, config: HTTPSRedirectConfig | None = None, *, context: LayerContext | None = None
     ) -> None:
         config = config or HTTPSRedirectConfig(enabled=True)
         self.app = app
         self._exempt = PathPrefixes(config.exempt_paths)
-        self._resolver = ClientResolver(proxy)
+        self._resolver = (context or LayerContext()).resolver
         self._port = config.https_port
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -145,7 +135,7 @@ class HTTPSRedirectMiddleware:
 # --- production rules -------------------------------------------------------------------
 
 
-def _check_redirect(settings: HardeningSettings) -> Iterable[Finding]:
+def _check_redirect(settings: RuleInput) -> Iterable[Finding]:
     if not is_deployed(settings.environment):
         return
     redirect = settings.https_redirect
@@ -166,5 +156,5 @@ def _check_redirect(settings: HardeningSettings) -> Iterable[Finding]:
         )
 
 
-CHECKS: tuple[Check, ...] = (_check_redirect,)
+CHECKS: tuple[Rule, ...] = (_check_redirect,)
 """Production rules of the HTTPS redirect (``HARDENING-HTTPS-001``)."""

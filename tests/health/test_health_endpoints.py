@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from hardening import build_layer
 from hardening.health import (
     CheckResult,
     HealthConfig,
@@ -379,7 +380,7 @@ def test_registry_rejects_bad_names_and_duplicates() -> None:
 
 
 def test_disabled_layer_returns_the_app() -> None:
-    assert HealthConfig(enabled=False).build(inner_app) is inner_app
+    assert build_layer(inner_app, HealthConfig(enabled=False)) is inner_app
 
 
 def test_production_rules() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
@@ -11,11 +11,6 @@ from hardening._config import LayerConfig
 from hardening._paths import check_path_prefixes
 from hardening.cors._origins import normalise_origin_entry, wildcard_base_problem
 from hardening.errors import ConfigurationError
-
-if TYPE_CHECKING:
-    from starlette.types import ASGIApp
-
-    from hardening.settings import HardeningSettings
 
 __all__ = ("DEFAULT_EXPOSE_HEADERS", "CORSConfig", "CORSPolicy", "CORSRule", "broad_regex_reason")
 
@@ -200,14 +195,6 @@ class CORSConfig(LayerConfig, CORSPolicy):
     def _check_rules(self) -> CORSConfig:
         self.effective_rules()
         return self
-
-    def build(self, app: ASGIApp, settings: HardeningSettings | None = None) -> ASGIApp:
-        """Return ``app`` wrapped in :class:`CORSMiddleware`, or ``app`` when disabled."""
-        if not self.enabled:
-            return app
-        from hardening.cors._middleware import CORSMiddleware
-
-        return CORSMiddleware(app, self)
 
 
 def revalidate(config: CORSConfig) -> CORSConfig:

@@ -23,6 +23,8 @@ from hardening.problems import Problem, problem_type, send_problem
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+    from hardening._context import LayerContext
+
 __all__ = ("CORSMiddleware", "merge_vary")
 
 logger = logging.getLogger("hardening.cors")
@@ -124,13 +126,14 @@ class CORSMiddleware:
         app: The ASGI app to wrap.
         config: The CORS settings; validated again here (the same validators), so a
             config built without validation (``model_construct``) cannot slip through.
+        context: The stack's shared context (this layer needs nothing from it).
 
     Raises:
         ConfigurationError: When the config is unsafe (a wildcard with credentials, an
             over-broad origin regex); the message names the setting.
     """
 
-    def __init__(self, app: ASGIApp, config: CORSConfig | None = None) -> None:
+    def __init__(self, app: ASGIApp, config: CORSConfig | None = None, *, context: LayerContext | None = None) -> None:
         config = revalidate(config or CORSConfig())
         self.app = app
         self._default = _Compiled(config)

@@ -7,18 +7,17 @@ from typing import TYPE_CHECKING
 
 from hardening._config import env_var
 from hardening._environments import is_deployed
-from hardening.checks import Finding
 from hardening.cors._config import ENV_PREFIX, CORSPolicy
 from hardening.cors._origins import parse_origin, regex_host_suffix, wildcard_base_problem
+from hardening.findings import Finding
 
 if TYPE_CHECKING:
-    from hardening.checks import Check
-    from hardening.settings import HardeningSettings
+    from hardening.findings import Rule, RuleInput
 
 __all__ = ("CHECKS",)
 
 
-def _policies(settings: HardeningSettings) -> list[tuple[str, str | None, CORSPolicy]]:
+def _policies(settings: RuleInput) -> list[tuple[str, str | None, CORSPolicy]]:
     """Return ``(setting, rules env var or None, policy)`` for the config and its rules."""
     cors = settings.cors
     if not cors.enabled:
@@ -33,11 +32,11 @@ def _env(rules_env: str | None, field: str) -> str:
     return rules_env or env_var(f"cors.{field}")
 
 
-def _production(settings: HardeningSettings) -> bool:
+def _production(settings: RuleInput) -> bool:
     return is_deployed(settings.environment)
 
 
-def _check_unescaped_dots(settings: HardeningSettings) -> Iterable[Finding]:
+def _check_unescaped_dots(settings: RuleInput) -> Iterable[Finding]:
     for setting, env, policy in _policies(settings):
         for regex in policy.allow_origin_regex:
             if _has_unescaped_dot(regex):
@@ -68,7 +67,7 @@ def _has_unescaped_dot(pattern: str) -> bool:
     return False
 
 
-def _check_null_origin(settings: HardeningSettings) -> Iterable[Finding]:
+def _check_null_origin(settings: RuleInput) -> Iterable[Finding]:
     for setting, env, policy in _policies(settings):
         if "null" in policy.allow_origins:
             yield Finding(
@@ -81,7 +80,7 @@ def _check_null_origin(settings: HardeningSettings) -> Iterable[Finding]:
             )
 
 
-def _check_production_origins(settings: HardeningSettings) -> Iterable[Finding]:
+def _check_production_origins(settings: RuleInput) -> Iterable[Finding]:
     if not _production(settings):
         return
     for setting, env, policy in _policies(settings):
@@ -110,7 +109,7 @@ def _check_production_origins(settings: HardeningSettings) -> Iterable[Finding]:
                 )
 
 
-def _check_unproven_regexes(settings: HardeningSettings) -> Iterable[Finding]:
+def _check_unproven_regexes(settings: RuleInput) -> Iterable[Finding]:
     """HARDENING-CORS-006: an origin regex not provably below one registrable domain."""
     cors = settings.cors
     if not cors.enabled:
@@ -146,7 +145,7 @@ def _check_unproven_regexes(settings: HardeningSettings) -> Iterable[Finding]:
             )
 
 
-CHECKS: tuple[Check, ...] = (
+CHECKS: tuple[Rule, ...] = (
     _check_unescaped_dots,
     _check_null_origin,
     _check_production_origins,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
@@ -18,11 +18,6 @@ from hardening.headers._profile import (
     check_header_text,
 )
 from hardening.headers.csp import parse_policy
-
-if TYPE_CHECKING:
-    from starlette.types import ASGIApp
-
-    from hardening.settings import HardeningSettings
 
 __all__ = ("CSPReportingConfig", "HSTSConfig", "SecurityHeadersConfig")
 
@@ -249,11 +244,3 @@ class SecurityHeadersConfig(LayerConfig):
         """Return the profile called ``name``."""
         profile: HeaderProfile = getattr(self, name)
         return profile
-
-    def build(self, app: ASGIApp, settings: HardeningSettings | None = None) -> ASGIApp:
-        """Wrap ``app`` in :class:`SecurityHeadersMiddleware`, or return it when disabled."""
-        if not self.enabled:
-            return app
-        from hardening.headers._middleware import SecurityHeadersMiddleware
-
-        return SecurityHeadersMiddleware(app, self, settings=settings)

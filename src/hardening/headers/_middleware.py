@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from pydantic import ValidationError
 
@@ -18,16 +18,13 @@ from hardening._asgi import (
     get_header,
     scope_state,
 )
-from hardening.clientip import ClientResolver
+from hardening._context import LayerContext
 from hardening.errors import ConfigurationError
 from hardening.headers._config import MANAGED_HEADERS, SecurityHeadersConfig
 from hardening.headers._profile import ProfileName
 from hardening.headers._render import CompiledProfile, compile_hsts, compile_profile
 from hardening.headers._reports import ReportReceiver
 from hardening.headers.csp import CSP_NONCE_STATE_KEY, new_nonce
-
-if TYPE_CHECKING:
-    from hardening.settings import HardeningSettings
 
 __all__ = ("SecurityHeadersMiddleware", "is_local_host")
 
@@ -74,7 +71,7 @@ class SecurityHeadersMiddleware:
       unless the app already said ``no-store`` or ``private``, and lose ``ETag`` and
       ``Last-Modified`` (a 304 must never pair an old body with a new nonce).
     * HSTS and ``upgrade-insecure-requests`` only on HTTPS (scheme resolved behind the
-      trusted proxies of ``settings.proxy``) and never for a localhost ``Host``.
+      trusted proxies of the context's resolver) and never for a localhost ``Host``.
     * ``Server``, ``X-Powered-By`` and the other leaky headers are removed.
     * Headers the app set win, except those named in ``config.override``; no managed
       header is ever sent twice (several app CSPs are joined into one comma-separated
@@ -84,7 +81,7 @@ class SecurityHeadersMiddleware:
     Args:
         app: The ASGI app to wrap.
         config: The settings; built from ``overrides`` when omitted.
-        settings: The whole settings, for the trusted proxies.
+        context: The stack's shared context: its client resolver gives the scheme.
         **overrides: ``SecurityHeadersConfig`` fields, for ``app.add_middleware(...)``.
 
     Raises:
@@ -96,7 +93,7 @@ class SecurityHeadersMiddleware:
         app: ASGIApp,
         config: SecurityHeadersConfig | None = None,
         *,
-        settings: HardeningSettings | None = None,
+        context: LayerContext | None = None,
         **overrides: Any,
     ) -> None:
         if config is None:
@@ -110,8 +107,7 @@ class SecurityHeadersMiddleware:
             raise ConfigurationError(msg)
         self.app = app
         self.config = config
-        proxy = settings.proxy if settings is not None else None
-        self._resolver = ClientResolver(proxy)
+        self._resolver = (context or LayerContext()).resolver
         self._profiles: dict[ProfileName, CompiledProfile] = {
             name: compile_profile(config.profile(name), config.reporting, where=f"headers.{name}")
             for name in ("api", "webapp", "docs")

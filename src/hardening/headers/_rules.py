@@ -6,12 +6,12 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Final
 
 from hardening._config import env_var
-from hardening.checks import Check, Finding
+from hardening.findings import Finding, Rule
 from hardening.headers._profile import DOCS_PROFILE
 from hardening.headers.csp import NONCE_SOURCE, parse_policy
 
 if TYPE_CHECKING:
-    from hardening.settings import HardeningSettings
+    from hardening.findings import RuleInput
 
 __all__ = ("CHECKS", "HSTS_MIN_MAX_AGE")
 
@@ -21,7 +21,7 @@ HSTS_MIN_MAX_AGE: Final = 15_768_000
 _PROFILES: Final = ("api", "webapp", "docs")
 
 
-def hsts_off(settings: HardeningSettings) -> Iterator[Finding]:
+def hsts_off(settings: RuleInput) -> Iterator[Finding]:
     """HARDENING-HDR-001: HSTS is off (or the whole headers layer is)."""
     headers = settings.headers
     if not headers.enabled:
@@ -53,7 +53,7 @@ def hsts_off(settings: HardeningSettings) -> Iterator[Finding]:
         )
 
 
-def csp_unsafe_inline_scripts(settings: HardeningSettings) -> Iterator[Finding]:
+def csp_unsafe_inline_scripts(settings: RuleInput) -> Iterator[Finding]:
     """HARDENING-HDR-002: an enforced CSP lets inline scripts run (``'unsafe-inline'``).
 
     ``'unsafe-inline'`` next to a nonce or hash is ignored by browsers and not reported.
@@ -84,5 +84,5 @@ def csp_unsafe_inline_scripts(settings: HardeningSettings) -> Iterator[Finding]:
         )
 
 
-CHECKS: Final[tuple[Check, ...]] = (hsts_off, csp_unsafe_inline_scripts)
+CHECKS: Final[tuple[Rule, ...]] = (hsts_off, csp_unsafe_inline_scripts)
 """The production rules of the security-headers layer."""

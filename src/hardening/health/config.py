@@ -6,18 +6,12 @@ this config holds the paths, the deadline, the cache times and the details polic
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import SecretStr, field_validator, model_validator
 
 from hardening._config import LayerConfig
 from hardening._paths import is_plain_path
-
-if TYPE_CHECKING:
-    from starlette.types import ASGIApp
-
-    from hardening.health.registry import HealthRegistry
-    from hardening.settings import HardeningSettings
 
 __all__ = ("DetailsPolicy", "HealthConfig")
 
@@ -146,29 +140,6 @@ class HealthConfig(LayerConfig):
             )
             raise ValueError(msg)
         if self.details == "token" and (self.token is None or not self.token.get_secret_value()):
-            msg = (
-                "details is 'token' but token is empty; set token to a long random value, "
-                "or details to 'never'"
-            )
+            msg = "details is 'token' but token is empty; set token to a long random value, or details to 'never'"
             raise ValueError(msg)
         return self
-
-    def build(
-        self,
-        app: ASGIApp,
-        settings: HardeningSettings | None = None,
-        *,
-        registry: HealthRegistry | None = None,
-    ) -> ASGIApp:
-        """Return ``app`` wrapped in :class:`~hardening.health.HealthMiddleware`.
-
-        Args:
-            app: The ASGI app to wrap.
-            settings: The whole settings (unused; accepted for the layer protocol).
-            registry: The checks; ``None`` serves the process check only.
-        """
-        if not self.enabled:
-            return app
-        from hardening.health.middleware import HealthMiddleware
-
-        return HealthMiddleware(app, self, registry=registry)

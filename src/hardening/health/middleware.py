@@ -13,6 +13,7 @@ import time
 from typing import TYPE_CHECKING, Final
 
 from hardening._asgi import get_header
+from hardening._context import LayerContext
 from hardening.health.config import HealthConfig
 from hardening.health.output import HEALTH_JSON, OPENMETRICS, health_json, minimal_json, openmetrics
 from hardening.health.registry import CheckSpec, Group, HealthRegistry
@@ -52,7 +53,10 @@ class HealthMiddleware:
     Args:
         app: The ASGI app to wrap.
         config: The endpoint settings; defaults when ``None``.
-        registry: The checks; ``None`` serves the process check only.
+        context: The stack's shared context; its ``extras["health"]`` is the registry
+            :func:`hardening.harden` was given.
+        registry: The checks; ``None`` serves those of ``context``, else the process
+            check only.
 
     Attributes:
         runtime: The :class:`~hardening.health.runtime.HealthRuntime` running the checks
@@ -60,8 +64,16 @@ class HealthMiddleware:
     """
 
     def __init__(
-        self, app: ASGIApp, config: HealthConfig | None = None, *, registry: HealthRegistry | None = None
+        self,
+        app: ASGIApp,
+        config: HealthConfig | None = None,
+        *,
+        context: LayerContext | None = None,
+        registry: HealthRegistry | None = None,
     ) -> None:
+        if registry is None and context is not None:
+            given = context.extras.get("health")
+            registry = given if isinstance(given, HealthRegistry) else None
         self.app = app
         self.config = config = config if config is not None else HealthConfig()
         self.runtime = HealthRuntime(

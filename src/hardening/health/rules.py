@@ -6,11 +6,10 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Final
 
 from hardening._environments import is_deployed
-from hardening.checks import Finding
+from hardening.findings import Finding
 
 if TYPE_CHECKING:
-    from hardening.checks import Check
-    from hardening.settings import HardeningSettings
+    from hardening.findings import Rule, RuleInput
 
 __all__ = ("CHECKS",)
 
@@ -18,11 +17,11 @@ _KUBELET_TIMEOUT: Final = 1.0
 _MIN_TOKEN: Final = 16
 
 
-def _production(settings: HardeningSettings) -> bool:
+def _production(settings: RuleInput) -> bool:
     return is_deployed(settings.environment)
 
 
-def health_enabled(settings: HardeningSettings) -> Iterable[Finding]:
+def health_enabled(settings: RuleInput) -> Iterable[Finding]:
     """HARDENING-HEALTH-001: production without health endpoints."""
     if _production(settings) and not settings.health.enabled:
         yield Finding(
@@ -35,7 +34,7 @@ def health_enabled(settings: HardeningSettings) -> Iterable[Finding]:
         )
 
 
-def details_public(settings: HardeningSettings) -> Iterable[Finding]:
+def details_public(settings: RuleInput) -> Iterable[Finding]:
     """HARDENING-HEALTH-002: per-check details shown to anonymous callers in production."""
     if _production(settings) and settings.health.enabled and settings.health.details == "always":
         yield Finding(
@@ -48,7 +47,7 @@ def details_public(settings: HardeningSettings) -> Iterable[Finding]:
         )
 
 
-def deadline_vs_probe(settings: HardeningSettings) -> Iterable[Finding]:
+def deadline_vs_probe(settings: RuleInput) -> Iterable[Finding]:
     """HARDENING-HEALTH-003: deadline not under the kubelet's default 1 s probe timeout."""
     if settings.health.enabled and settings.health.deadline >= _KUBELET_TIMEOUT:
         yield Finding(
@@ -61,7 +60,7 @@ def deadline_vs_probe(settings: HardeningSettings) -> Iterable[Finding]:
         )
 
 
-def token_strength(settings: HardeningSettings) -> Iterable[Finding]:
+def token_strength(settings: RuleInput) -> Iterable[Finding]:
     """HARDENING-HEALTH-004: the details token is short enough to guess."""
     token = settings.health.token
     if token is not None and 0 < len(token.get_secret_value()) < _MIN_TOKEN:
@@ -75,5 +74,5 @@ def token_strength(settings: HardeningSettings) -> Iterable[Finding]:
         )
 
 
-CHECKS: Final[tuple[Check, ...]] = (health_enabled, details_public, deadline_vs_probe, token_strength)
+CHECKS: Final[tuple[Rule, ...]] = (health_enabled, details_public, deadline_vs_probe, token_strength)
 """The health endpoints' production rules."""

@@ -6,15 +6,15 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from hardening._environments import is_deployed
-from hardening.checks import Check, Finding
+from hardening.findings import Finding, Rule
 
 if TYPE_CHECKING:
-    from hardening.settings import HardeningSettings
+    from hardening.findings import RuleInput
 
 __all__ = ("CHECKS",)
 
 
-def check_logging(settings: HardeningSettings) -> Iterable[Finding]:
+def check_logging(settings: RuleInput) -> Iterable[Finding]:
     """Logs in production: JSON, no local variables, not DEBUG; request IDs and access log on."""
     if not is_deployed(settings.environment):
         return
@@ -66,5 +66,5 @@ def check_logging(settings: HardeningSettings) -> Iterable[Finding]:
         )
 
 
-CHECKS: tuple[Check, ...] = (check_logging,)
+CHECKS: tuple[Rule, ...] = (check_logging,)
 """Production rules of the logging capability."""

@@ -17,15 +17,15 @@ from pydantic import field_validator
 
 from hardening._asgi import REQUEST_ID_STATE_KEY
 from hardening._config import LayerConfig
+from hardening._context import LayerContext
+from hardening._disconnect import CLIENT_CLOSED_REQUEST, is_client_gone
 from hardening._paths import QUIET_PROBE_PATHS
-from hardening.clientip import ClientResolver, ProxyConfig
 from hardening.logs._context import SPAN_ID_STATE_KEY, TRACE_ID_STATE_KEY, parse_traceparent
 from hardening.redaction import Redactor, default_redactor
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-    from hardening.settings import HardeningSettings
 
 __all__ = ("ACCESS_LOGGER", "AccessLogConfig", "AccessLogMiddleware")
 
@@ -82,12 +82,6 @@ class AccessLogConfig(LayerConfig):
             raise ValueError(msg)
         return value
 
-    def build(self, app: ASGIApp, settings: HardeningSettings | None = None) -> ASGIApp:
-        """Return ``app`` wrapped in :class:`AccessLogMiddleware`, or ``app`` when disabled."""
-        if not self.enabled:
-            return app
-        return AccessLogMiddleware(app, self, proxy=settings.proxy if settings is not None else None)
-
 
 class AccessLogMiddleware:
     """Pure ASGI middleware writing one access line per HTTP request, at its very end.
@@ -101,14 +95,14 @@ class AccessLogMiddleware:
     Args:
         app: The ASGI app to wrap.
         config: The settings of this layer; defaults apply when ``None``.
-        proxy: Trusted proxies, for the client address.
+        context: The stack's shared context: its client resolver gives the address.
     """
 
-    def __init__(self, app: ASGIApp, config: AccessLogConfig | None = None, *, proxy: ProxyConfig | None = None):
+    def __init__(self, app: ASGIApp, config: AccessLogConfig | None = None, *, context: LayerContext | None = None):
         self.app = app
         self.config = config = config or AccessLogConfig()
         self._logger = logging.getLogger(ACCESS_LOGGER)
-        self._resolver = ClientResolver(proxy)
+        self._resolver = (context or LayerContext()).resolver
         self._excluded = frozenset(config.exclude_paths)
         self._sample = config.excluded_sample_rate
         self._slow_s = config.slow_request_ms / 1000 if config.slow_request_ms is not None else None
@@ -165,10 +159,14 @@ class AccessLogMiddleware:
             await self.app(scope, counting_receive, counting_send)
         except BaseException as exc:
             error = type(exc).__name__
-            if status is None:
+            if is_client_gone(exc):
+                disconnected = True  # the client left: not an error (see below)
+            elif status is None and not disconnected:
                 status = 500
             raise
         finally:
+            if disconnected and status is None:
+                status = CLIENT_CLOSED_REQUEST  # nothing was sent: nginx's 499
             duration = (end if end is not None else perf_counter()) - start
             self._emit(scope, status, duration, request_bytes, response_bytes, disconnected, error)
 
@@ -183,7 +181,8 @@ class AccessLogMiddleware:
         error: str | None,
     ) -> None:
         slow = self._slow_s is not None and duration > self._slow_s
-        level = logging.WARNING if (status is not None and status >= 500) or slow else logging.INFO
+        # A client that went away is logged at INFO whatever status was sent.
+        level = logging.WARNING if (status is not None and status >= 500 and not disconnected) or slow else logging.INFO
         logger = self._logger
         if not logger.isEnabledFor(level):
             return

@@ -9,7 +9,6 @@ structlog's context variables once structlog is imported, and in the response he
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import re
@@ -21,14 +20,12 @@ from pydantic import field_validator
 
 from hardening._asgi import REQUEST_ID_STATE_KEY, set_header
 from hardening._config import LayerConfig
-from hardening.clientip import ProxyConfig
+from hardening._context import LayerContext
 from hardening.logs._context import REQUEST_ID
 from hardening.problems import Problem, send_problem
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-    from hardening.settings import HardeningSettings
 
 __all__ = ("RequestIdConfig", "RequestIdMiddleware", "generate_request_id")
 
@@ -41,7 +38,6 @@ _FORMATS: Final[dict[str, str]] = {
     "hex": r"(?!0+$)[0-9a-fA-F]{16,64}",
     "token": r"[A-Za-z0-9][A-Za-z0-9._:=+/\-]*",
 }
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 _HEADER_NAME: Final = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~\-]+")
 _log = logging.getLogger("hardening.request_id")
 _ID_SCOPES: Final = frozenset({"http", "websocket"})
@@ -81,7 +77,8 @@ class RequestIdConfig(LayerConfig):
     """Keep valid incoming IDs at all. ``False`` always generates a new one."""
 
     trusted_sources_only: bool = False
-    """Keep incoming IDs only from a trusted proxy (``proxy.trusted_proxies``)."""
+    """Keep incoming IDs only from a trusted proxy (``proxy.trusted_proxies``, as the client
+    resolver decides it: ``"unix"`` trusts a UNIX-socket peer)."""
 
     response_header: bool = True
     """Send the ID back in the response header (and on WebSocket accepts)."""
@@ -123,11 +120,9 @@ class RequestIdConfig(LayerConfig):
             raise ValueError(msg)
         return value
 
-    def build(self, app: ASGIApp, settings: HardeningSettings | None = None) -> ASGIApp:
+    def build(self, app: ASGIApp, context: LayerContext | None = None) -> ASGIApp:
         """Return ``app`` wrapped in :class:`RequestIdMiddleware`, or ``app`` when disabled."""
-        if not self.enabled:
-            return app
-        return RequestIdMiddleware(app, self, proxy=settings.proxy if settings is not None else None)
+        return RequestIdMiddleware(app, self, context=context) if self.enabled else app
 
 
 class RequestIdMiddleware:
@@ -136,10 +131,11 @@ class RequestIdMiddleware:
     Args:
         app: The ASGI app to wrap.
         config: The settings of this layer; defaults apply when ``None``.
-        proxy: Trusted proxies, used when ``trusted_sources_only`` is on.
+        context: The stack's shared context; its client resolver decides whether the
+            peer is a trusted proxy (``trusted_sources_only``).
     """
 
-    def __init__(self, app: ASGIApp, config: RequestIdConfig | None = None, *, proxy: ProxyConfig | None = None):
+    def __init__(self, app: ASGIApp, config: RequestIdConfig | None = None, *, context: LayerContext | None = None):
         self.app = app
         self.config = config = config or RequestIdConfig()
         self._header = config.header_name.lower().encode("latin-1")
@@ -151,10 +147,8 @@ class RequestIdMiddleware:
         self._accept_incoming = config.trust_incoming and self._valid is not None
         self._fullmatch = self._valid.fullmatch if self._valid is not None else None
         self._max_length = config.max_length
-        self._trusted_networks: tuple[IPNetwork, ...] | None = None
-        if config.trusted_sources_only:
-            trusted = (proxy or ProxyConfig()).trusted_proxies
-            self._trusted_networks = tuple(ipaddress.ip_network(item, strict=False) for item in trusted)
+        resolver = (context or LayerContext()).resolver
+        self._peer_trusted = resolver.peer_trusted if config.trusted_sources_only else None
         self._update_request_header = config.update_request_header
         self._echo = config.response_header
         self._clear_log_context = config.clear_log_context
@@ -171,23 +165,13 @@ class RequestIdMiddleware:
                 break
         if raw is None:
             return None, None
-        if self._trusted_networks is not None and not self._from_trusted_proxy(scope):
+        if self._peer_trusted is not None and not self._peer_trusted(scope):
             return None, None
         if len(raw) <= self._max_length and self._fullmatch is not None:
             text = raw.decode("latin-1")
             if self._fullmatch(text):
                 return text, None
         return None, len(raw)
-
-    def _from_trusted_proxy(self, scope: Scope) -> bool:
-        client = scope.get("client")
-        if not client or not self._trusted_networks:
-            return False
-        try:
-            peer = ipaddress.ip_address(client[0])
-        except ValueError:
-            return False
-        return any(peer in network for network in self._trusted_networks)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection (other scope types pass through)."""
@@ -201,7 +185,7 @@ class RequestIdMiddleware:
             if self._update_request_header:
                 name = self._header
                 current = scope.get("headers", ())
-                if rejected_length is None and self._accept_incoming and self._trusted_networks is None:
+                if rejected_length is None and self._accept_incoming and self._peer_trusted is None:
                     # _incoming() looked and found no such header (the usual request): append.
                     scope["headers"] = [*current, (name, request_id.encode("latin-1"))]
                 else:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from typing import TYPE_CHECKING, Any, Final, Literal, TextIO
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, TextIO
 
 from pydantic import Field, field_validator
 
@@ -23,7 +23,7 @@ from hardening.redaction import redactor
 if TYPE_CHECKING:
     from collections.abc import Callable, MutableMapping
 
-    from hardening.settings import HardeningSettings
+    from hardening.logs.access import AccessLogConfig
 
 __all__ = ("LoggingConfig", "add_request_context", "configure_logging")
 
@@ -81,10 +81,7 @@ class LoggingConfig(LayerConfig):
     @field_validator("levels")
     @classmethod
     def _check_levels(cls, value: dict[str, str]) -> dict[str, str]:
-        return {
-            name: _check_level(level, f"the level of logger {name!r} ")
-            for name, level in value.items()
-        }
+        return {name: _check_level(level, f"the level of logger {name!r} ") for name, level in value.items()}
 
     def renderer_for(self, environment: str) -> Literal["json", "console"]:
         """Return the renderer used in ``environment`` (resolving ``auto``)."""
@@ -162,7 +159,26 @@ def _json_serializer() -> Callable[..., str]:
     return dumps_orjson
 
 
-def configure_logging(settings: HardeningSettings | None = None, *, stream: TextIO | None = None) -> None:
+class LoggingSettings(Protocol):
+    """What :func:`configure_logging` reads (a :class:`hardening.HardeningSettings` is one)."""
+
+    @property
+    def environment(self) -> str:
+        """The environment."""
+        ...  # pragma: no cover - a protocol
+
+    @property
+    def logging(self) -> LoggingConfig:
+        """The logging set-up."""
+        ...  # pragma: no cover - a protocol
+
+    @property
+    def access_log(self) -> AccessLogConfig:
+        """The access log (quieted uvicorn lines when it is on)."""
+        ...  # pragma: no cover - a protocol
+
+
+def configure_logging(settings: LoggingSettings, *, stream: TextIO | None = None) -> None:
     """Set up structlog and the standard library's logging as one JSON (or console) stream.
 
     Safe to call more than once: the previous set-up is replaced, never duplicated. Call it
@@ -171,17 +187,13 @@ def configure_logging(settings: HardeningSettings | None = None, *, stream: Text
 
     Args:
         settings: The settings (``settings.logging``, ``settings.environment`` and
-            ``settings.access_log.enabled`` are used); loaded from the environment when
-            ``None``.
+            ``settings.access_log.enabled`` are used). :func:`hardening.configure_logging`
+            loads them from the environment when given none.
         stream: Write here instead of ``settings.logging.stream`` (tests).
 
     Raises:
         MissingDependencyError: structlog is not installed (``hardening[logging]``).
     """
-    if settings is None:
-        from hardening.settings import HardeningSettings as _Settings
-
-        settings = _Settings()
     config = settings.logging
     if not config.enabled:
         return

@@ -6,15 +6,15 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from hardening._environments import is_deployed
-from hardening.checks import Check, Finding
+from hardening.findings import Finding, Rule
 
 if TYPE_CHECKING:
-    from hardening.settings import HardeningSettings
+    from hardening.findings import RuleInput
 
 __all__ = ("CHECKS",)
 
 
-def check_monitoring(settings: HardeningSettings) -> Iterable[Finding]:
+def check_monitoring(settings: RuleInput) -> Iterable[Finding]:
     """Errors are reported somewhere, without personal data or local variables."""
     if not is_deployed(settings.environment):
         return
@@ -58,5 +58,5 @@ def check_monitoring(settings: HardeningSettings) -> Iterable[Finding]:
         )
 
 
-CHECKS: tuple[Check, ...] = (check_monitoring,)
+CHECKS: tuple[Rule, ...] = (check_monitoring,)
 """Production rules of error monitoring."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 from pydantic import ConfigDict, SecretStr, field_validator
 
@@ -26,8 +26,6 @@ from hardening.redaction import redact, register_secret
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-    from hardening.settings import HardeningSettings
 
 __all__ = ("SentryConfig", "init_sentry", "redacting_hooks")
 
@@ -176,11 +174,26 @@ def redacting_hooks(
     return {name: chain(name) for name in _HOOKS}
 
 
-def init_sentry(settings: HardeningSettings | None = None, **options: Any) -> bool:
+class SentrySettings(Protocol):
+    """What :func:`init_sentry` reads (a :class:`hardening.HardeningSettings` is one)."""
+
+    @property
+    def environment(self) -> str:
+        """The environment (Sentry's, unless ``sentry.environment`` is set)."""
+        ...  # pragma: no cover - a protocol
+
+    @property
+    def sentry(self) -> SentryConfig:
+        """The Sentry set-up."""
+        ...  # pragma: no cover - a protocol
+
+
+def init_sentry(settings: SentrySettings, **options: Any) -> bool:
     """Start Sentry from ``settings.sentry``; do nothing when it has no DSN or is disabled.
 
     Args:
-        settings: The settings; loaded from the environment when ``None``.
+        settings: The settings (``settings.sentry`` and ``settings.environment``).
+            :func:`hardening.init_sentry` loads them from the environment when given none.
         **options: More ``sentry_sdk.init`` options; they override ours, except that the
             ``before_*`` hooks you pass run first and the redaction runs after them.
 
@@ -190,10 +203,6 @@ def init_sentry(settings: HardeningSettings | None = None, **options: Any) -> bo
     Raises:
         MissingDependencyError: ``sentry-sdk`` is not installed (``hardening[sentry]``).
     """
-    if settings is None:
-        from hardening.settings import HardeningSettings as _Settings
-
-        settings = _Settings()
     config = settings.sentry
     if not config.enabled or config.dsn is None:
         return False

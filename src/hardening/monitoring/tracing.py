@@ -12,18 +12,17 @@ and cost little, yet log lines still carry the upstream ``trace_id``.
 
 from __future__ import annotations
 
-import importlib.util
-import logging
 import time
 import traceback
 from typing import TYPE_CHECKING, Any, Final
 
 from hardening._asgi import REQUEST_ID_STATE_KEY, get_header, scope_state
 from hardening._config import LayerConfig
+from hardening._context import LayerContext
 from hardening._disconnect import CLIENT_CLOSED_REQUEST, is_client_gone
 from hardening._imports import require
 from hardening._paths import QUIET_PROBE_PATHS
-from hardening.clientip import ClientResolver, ProxyConfig
+from hardening._version import __version__
 from hardening.logs._context import SPAN_ID_STATE_KEY, TRACE_ID_STATE_KEY, TRACE_IDS
 from hardening.monitoring._names import UNMATCHED_ROUTE
 from hardening.redaction import redact_text, redact_url
@@ -33,15 +32,12 @@ if TYPE_CHECKING:
 
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-    from hardening.settings import HardeningSettings
 
 __all__ = ("DURATION_BUCKETS", "TracingConfig", "TracingMiddleware")
 
 DURATION_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
 """Histogram bucket boundaries (seconds) advised for request durations (semantic conventions)."""
 
-_log = logging.getLogger("hardening.tracing")
-_missing_logged = False
 _HOST: Final = b"host"
 _USER_AGENT: Final = b"user-agent"
 _SERVER_ERROR: Final = 500
@@ -66,25 +62,6 @@ class TracingConfig(LayerConfig):
 
     request_id_attribute: bool = True
     """Set the ``request_id`` span attribute from the request-ID layer."""
-
-    def build(self, app: ASGIApp, settings: HardeningSettings | None = None) -> ASGIApp:
-        """Return ``app`` wrapped in :class:`TracingMiddleware`, or ``app`` when disabled.
-
-        Raises:
-            MissingDependencyError: ``enabled`` was set explicitly and
-                ``opentelemetry-api`` is not installed.
-        """
-        global _missing_logged
-        if not self.enabled:
-            return app
-        if importlib.util.find_spec("opentelemetry") is None:
-            if "enabled" in self.model_fields_set:
-                require("opentelemetry.trace", extra="otel", feature="tracing", package="opentelemetry-api")
-            if not _missing_logged:
-                _missing_logged = True
-                _log.info("tracing layer skipped: opentelemetry-api is not installed (hardening[otel])")
-            return app
-        return TracingMiddleware(app, self, proxy=settings.proxy if settings is not None else None)
 
 
 class _HeaderGetter:
@@ -131,7 +108,8 @@ class TracingMiddleware:
     Args:
         app: The ASGI app to wrap.
         config: The settings of this layer; defaults apply when ``None``.
-        proxy: Trusted proxies, for ``client.address`` and ``url.scheme``.
+        context: The stack's shared context: its client resolver gives ``client.address``
+            and ``url.scheme``.
         tracer_provider: Use this provider instead of the global one (tests, or several
             providers in one process).
         meter_provider: Use this provider instead of the global one.
@@ -145,7 +123,7 @@ class TracingMiddleware:
         app: ASGIApp,
         config: TracingConfig | None = None,
         *,
-        proxy: ProxyConfig | None = None,
+        context: LayerContext | None = None,
         tracer_provider: Any = None,
         meter_provider: Any = None,
     ):
@@ -155,8 +133,6 @@ class TracingMiddleware:
         self._trace = require("opentelemetry.trace", extra="otel", feature=feature, package="opentelemetry-api")
         self._propagate = require("opentelemetry.propagate", extra="otel", feature=feature)
         self._context = require("opentelemetry.context", extra="otel", feature=feature)
-        from hardening import __version__
-
         self._tracer = self._trace.get_tracer("hardening", __version__, tracer_provider=tracer_provider)
         self._server_kind = self._trace.SpanKind.SERVER
         # Without an SDK (no provider set, or a no-op one) spans never record: the layer
@@ -166,7 +142,7 @@ class TracingMiddleware:
         self._idle_context = self._trace.set_span_in_context(self._trace.INVALID_SPAN, self._context.Context())
         self._textmap: Any = None
         self._textmap_headers: frozenset[bytes] | None = None
-        self._resolver = ClientResolver(proxy)
+        self._resolver = (context or LayerContext()).resolver
         self._excluded = frozenset(config.exclude_paths)
         self._duration: Any = None
         self._active: Any = None

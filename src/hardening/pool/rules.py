@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from hardening.checks import Check, Finding, Severity
+from hardening.findings import Finding, Rule, Severity
 from hardening.pool.config import env_var
 
 if TYPE_CHECKING:
+    from hardening.findings import RuleInput
     from hardening.pool.config import PoolConfig
-    from hardening.settings import HardeningSettings
 
 __all__ = ("CHECKS", "UTILIZATION_WARNING")
 
@@ -39,10 +39,10 @@ def _finding(rule: str, severity: Severity, field: str, message: str, hint: str)
 
 def _when(
     rule: str, severity: Severity, field: str, applies: Callable[[PoolConfig], bool], message: str, hint: str
-) -> Check:
+) -> Rule:
     """Build a rule that fires when ``applies(settings.pool)`` holds for an enabled pool."""
 
-    def check(settings: HardeningSettings) -> Iterator[Finding]:
+    def check(settings: RuleInput) -> Iterator[Finding]:
         if settings.pool.enabled and applies(settings.pool):
             yield _finding(rule, severity, field, message, hint)
 
@@ -96,7 +96,7 @@ no_application_name = _when(
 )
 
 
-def acquire_timeout_tiny(settings: HardeningSettings) -> Iterator[Finding]:
+def acquire_timeout_tiny(settings: RuleInput) -> Iterator[Finding]:
     """HARDENING-POOL-003: an acquire timeout below 250 ms fails under normal jitter."""
     pool = settings.pool
     if pool.enabled and pool.acquire_timeout < MIN_ACQUIRE_TIMEOUT:
@@ -110,7 +110,7 @@ def acquire_timeout_tiny(settings: HardeningSettings) -> Iterator[Finding]:
         )
 
 
-def budget_nearly_full(settings: HardeningSettings) -> Iterator[Finding]:
+def budget_nearly_full(settings: RuleInput) -> Iterator[Finding]:
     """HARDENING-POOL-004: the fleet's peak uses most of the usable connections."""
     pool = settings.pool
     if not pool.enabled:
@@ -128,7 +128,7 @@ def budget_nearly_full(settings: HardeningSettings) -> Iterator[Finding]:
         )
 
 
-def deployment_undeclared(settings: HardeningSettings) -> Iterator[Finding]:
+def deployment_undeclared(settings: RuleInput) -> Iterator[Finding]:
     """HARDENING-POOL-007: the budget was checked against assumed, not declared, facts."""
     pool = settings.pool
     if not pool.enabled:
@@ -144,7 +144,7 @@ def deployment_undeclared(settings: HardeningSettings) -> Iterator[Finding]:
             )
 
 
-def pgbouncer_startup_parameters(settings: HardeningSettings) -> Iterator[Finding]:
+def pgbouncer_startup_parameters(settings: RuleInput) -> Iterator[Finding]:
     """HARDENING-POOL-008: behind PgBouncer the server-side timeouts are not sent."""
     pool = settings.pool
     if not (pool.enabled and pool.pgbouncer_transaction_mode):
@@ -164,7 +164,7 @@ def pgbouncer_startup_parameters(settings: HardeningSettings) -> Iterator[Findin
             )
 
 
-CHECKS: tuple[Check, ...] = (
+CHECKS: tuple[Rule, ...] = (
     pre_ping_off,
     recycle_off,
     acquire_timeout_tiny,

@@ -6,10 +6,10 @@ import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from hardening.checks import Check, Finding
+from hardening.findings import Finding, Rule
 
 if TYPE_CHECKING:
-    from hardening.settings import HardeningSettings
+    from hardening.findings import RuleInput
 
 __all__ = ("CHECKS",)
 
@@ -25,7 +25,7 @@ def _workers(configured: int | None) -> int:
         return 1
 
 
-def memory_storage_with_many_processes(settings: HardeningSettings) -> Iterator[Finding]:
+def memory_storage_with_many_processes(settings: RuleInput) -> Iterator[Finding]:
     """HARDENING-RATELIMIT-001: in-memory counters with several workers or replicas."""
     config = settings.rate_limit
     if not config.enabled or not config.storage_uri.get_secret_value().startswith("async+memory"):
@@ -46,7 +46,7 @@ def memory_storage_with_many_processes(settings: HardeningSettings) -> Iterator[
         )
 
 
-def rate_limiting_disabled(settings: HardeningSettings) -> Iterator[Finding]:
+def rate_limiting_disabled(settings: RuleInput) -> Iterator[Finding]:
     """HARDENING-RATELIMIT-002: rate limiting is off."""
     if not settings.rate_limit.enabled:
         yield Finding(
@@ -59,7 +59,7 @@ def rate_limiting_disabled(settings: HardeningSettings) -> Iterator[Finding]:
         )
 
 
-def no_limits(settings: HardeningSettings) -> Iterator[Finding]:
+def no_limits(settings: RuleInput) -> Iterator[Finding]:
     """HARDENING-RATELIMIT-003: enabled, but no limit applies to anything."""
     config = settings.rate_limit
     if config.enabled and not config.default_limits.strip() and not any(not r.exempt for r in config.rules):
@@ -73,7 +73,7 @@ def no_limits(settings: HardeningSettings) -> Iterator[Finding]:
         )
 
 
-def shadow_mode(settings: HardeningSettings) -> Iterator[Finding]:
+def shadow_mode(settings: RuleInput) -> Iterator[Finding]:
     """HARDENING-RATELIMIT-004: shadow mode never rejects anything."""
     config = settings.rate_limit
     if config.enabled and config.shadow:
@@ -87,7 +87,7 @@ def shadow_mode(settings: HardeningSettings) -> Iterator[Finding]:
         )
 
 
-CHECKS: tuple[Check, ...] = (
+CHECKS: tuple[Rule, ...] = (
     memory_storage_with_many_processes,
     rate_limiting_disabled,
     no_limits,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -17,11 +17,6 @@ from hardening._imports import require
 from hardening._paths import HEALTH_PROBE_PATHS, check_path_prefixes
 from hardening.errors import SafeValueError
 from hardening.ratelimit.windows import Limit, Strategy
-
-if TYPE_CHECKING:
-    from starlette.types import ASGIApp
-
-    from hardening.settings import HardeningSettings
 
 __all__ = (
     "DEFAULT_EXEMPT_PATHS",
@@ -310,19 +305,6 @@ class RateLimitConfig(LayerConfig):
     @classmethod
     def _check_exempt(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return check_path_prefixes(value)
-
-    def build(self, app: ASGIApp, settings: HardeningSettings | None = None) -> ASGIApp:
-        """Wrap ``app`` in :class:`~hardening.ratelimit.RateLimitMiddleware`.
-
-        The trusted proxies come from ``settings.proxy`` when settings are given.
-        """
-        if not self.enabled:
-            return app
-        from hardening.ratelimit.limiter import RateLimiter
-        from hardening.ratelimit.middleware import RateLimitMiddleware
-
-        proxy = settings.proxy if settings is not None else None
-        return RateLimitMiddleware(app, RateLimiter(self, proxy=proxy))
 
 
 _INHERITED: Final = tuple(name for name in PolicyOptions.model_fields if name in RateLimitConfig.model_fields)

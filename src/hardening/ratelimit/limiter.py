@@ -103,6 +103,7 @@ class RateLimiter:
     Args:
         config: The rate-limit settings.
         proxy: Trusted proxies, for the client address (``settings.proxy``).
+        resolver: The client resolver to share (a stack's); by default one from ``proxy``.
         store: A store to use instead of the one ``config.storage_uri`` names (tests).
         on_state_change: Called with ``(old, new)`` on each breaker transition.
     """
@@ -112,12 +113,13 @@ class RateLimiter:
         config: RateLimitConfig | None = None,
         *,
         proxy: ProxyConfig | None = None,
+        resolver: ClientResolver | None = None,
         store: Store | None = None,
         on_state_change: Callable[[str, str], None] | None = None,
     ) -> None:
         config = config or RateLimitConfig()
         self.config = config
-        self.resolver = ClientResolver(proxy)
+        self.resolver = resolver if resolver is not None else ClientResolver(proxy)
         uri = config.storage_uri.get_secret_value()
         try:
             self.storage = storage_kind(uri)

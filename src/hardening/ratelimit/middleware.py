@@ -13,7 +13,9 @@ from collections.abc import Awaitable
 from typing import Final
 
 from hardening._asgi import ASGIApp, Message, RawHeaders, Receive, Scope, Send, scope_state
+from hardening._context import LayerContext
 from hardening.problems import Problem, problem_type, send_problem
+from hardening.ratelimit.config import RateLimitConfig
 from hardening.ratelimit.headers import HEADER_NAMES, decision_headers
 from hardening.ratelimit.limiter import Decision, RateLimiter
 from hardening.ratelimit.policy import UnknownClientError
@@ -121,10 +123,23 @@ class RateLimitMiddleware:
 
     Args:
         app: The ASGI app to wrap.
-        limiter: The limiter (built from a ``RateLimitConfig``).
+        config: The rate-limit settings, or a :class:`~hardening.ratelimit.RateLimiter`
+            already built from them (to share it with endpoint limits).
+        context: The stack's shared context: a limiter built here uses its client
+            resolver.
     """
 
-    def __init__(self, app: ASGIApp, limiter: RateLimiter) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        config: RateLimitConfig | RateLimiter | None = None,
+        *,
+        context: LayerContext | None = None,
+    ) -> None:
+        if isinstance(config, RateLimiter):
+            limiter = config
+        else:
+            limiter = RateLimiter(config, resolver=(context or LayerContext()).resolver)
         self.app = app
         self.limiter = limiter
         config = limiter.config

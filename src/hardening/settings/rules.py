@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, SecretBytes, SecretStr
 
-from hardening.checks import Check, Finding, Severity
+from hardening.findings import Finding, Rule, Severity
 from hardening.redaction import is_sensitive_key
 from hardening.settings.fields import FieldRow, field_table
 
@@ -260,5 +260,5 @@ def app_findings(settings: BaseModel) -> list[Finding]:
     return [finding for rule in (check_debug, check_secrets) for finding in rule(settings)]
 
 
-CHECKS: tuple[Check, ...] = (check_debug, check_secrets)
+CHECKS: tuple[Rule, ...] = (check_debug, check_secrets)
 """The rules this module registers with :mod:`hardening.checks`."""
