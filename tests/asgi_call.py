@@ -14,7 +14,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Scope
 
-__all__ = ("Result", "answering", "call", "http_scope")
+__all__ = ("Result", "answering", "answering_shaped", "call", "http_scope")
 
 
 @dataclass
@@ -119,5 +119,24 @@ def answering(headers: Any, body: bytes = b"") -> ASGIApp:
     async def app(scope: Scope, receive: Any, send: Any) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
+def answering_shaped(pairs: list[tuple[bytes, bytes]], shape: str) -> ASGIApp:
+    """An app sending ``pairs`` as ASGI allows: ``list``, ``tuple``, ``generator``, ``none`` or ``missing``."""
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        start: dict[str, Any] = {"type": "http.response.start", "status": 200}
+        if shape == "list":
+            start["headers"] = list(pairs)
+        elif shape == "none":
+            start["headers"] = None
+        elif shape == "tuple":
+            start["headers"] = tuple(pairs)
+        elif shape == "generator":
+            start["headers"] = (pair for pair in pairs)
+        await send(start)
+        await send({"type": "http.response.body", "body": b""})
 
     return app

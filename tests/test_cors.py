@@ -14,7 +14,7 @@ from hardening._asgi import apply_error_response_editors
 from hardening.checks import run_checks
 from hardening.cors import CORSConfig, CORSMiddleware, CORSRule, broad_regex_reason, merge_vary
 from hardening.errors import ConfigurationError
-from tests.asgi_call import answering, call, http_scope
+from tests.asgi_call import answering, answering_shaped, call, http_scope
 
 pytestmark = pytest.mark.anyio
 
@@ -238,17 +238,7 @@ async def test_the_app_reusing_one_header_list_gets_the_same_headers_every_time(
 @pytest.mark.parametrize("shape", ["missing", "none", "tuple", "generator"])
 async def test_any_shape_of_app_headers_gets_the_same_headers(shape: str) -> None:
     pairs = [(b"content-type", b"text/plain"), (b"Access-Control-Allow-Origin", b"*")]
-
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        start: dict[str, Any] = {"type": "http.response.start", "status": 200}
-        if shape == "none":
-            start["headers"] = None
-        elif shape == "tuple":
-            start["headers"] = tuple(pairs)
-        elif shape == "generator":
-            start["headers"] = (pair for pair in pairs)
-        await send(start)
-        await send({"type": "http.response.body", "body": b""})
+    app = answering_shaped(pairs, shape)
 
     result = await call(
         CORSMiddleware(app, CORSConfig(allow_origins=[APP])), http_scope(headers=[(b"origin", APP.encode())])

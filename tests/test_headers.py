@@ -19,7 +19,7 @@ from hardening.errors import ConfigurationError
 from hardening.headers import SecurityHeadersConfig, SecurityHeadersMiddleware
 from hardening.headers.csp import csp_nonce
 from hardening.testing import assert_hardened, grade_headers
-from tests.asgi_call import answering, call, http_scope
+from tests.asgi_call import answering, answering_shaped, call, http_scope
 from tests.extras import import_extra
 
 import_extra("secure", "hardening[headers]")
@@ -256,17 +256,7 @@ async def test_the_first_content_type_decides_the_profile(
 @pytest.mark.parametrize("shape", ["missing", "none", "tuple", "generator"])
 async def test_any_shape_of_app_headers_gets_the_same_headers(shape: str) -> None:
     pairs = [(b"content-type", b"text/plain"), (b"Server", b"x")]
-
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        start: dict[str, Any] = {"type": "http.response.start", "status": 200}
-        if shape == "none":
-            start["headers"] = None
-        elif shape == "tuple":
-            start["headers"] = tuple(pairs)
-        elif shape == "generator":
-            start["headers"] = (pair for pair in pairs)
-        await send(start)
-        await send({"type": "http.response.body", "body": b""})
+    app = answering_shaped(pairs, shape)
 
     scope = http_scope(headers=[(b"host", b"api.example.com")])
     scope["scheme"] = "https"
