@@ -25,8 +25,6 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader  # noqa: E402
 from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
-from sentry_sdk.envelope import Envelope  # noqa: E402
-from sentry_sdk.transport import Transport  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
 from starlette.requests import ClientDisconnect, Request  # noqa: E402
 from starlette.responses import PlainTextResponse  # noqa: E402
@@ -37,6 +35,7 @@ from hardening import HardeningSettings, harden  # noqa: E402
 from hardening.errorguard import ErrorGuardMiddleware  # noqa: E402
 from hardening.logs import AccessLogMiddleware  # noqa: E402
 from hardening.monitoring import TracingMiddleware, init_sentry  # noqa: E402
+from tests.sentry_capture import CaptureTransport, capture  # noqa: E402
 from tests.uvicorn_server import ThreadServer  # noqa: E402
 
 pytestmark = pytest.mark.needs_extras
@@ -45,22 +44,9 @@ DSN = "https://publickey@o0.ingest.sentry.io/42"
 UPLOADS = 50
 
 
-class FakeTransport(Transport):
-    def __init__(self, options: dict[str, Any] | None = None) -> None:
-        super().__init__(options)
-        self.envelopes: list[Envelope] = []
-
-    def capture_envelope(self, envelope: Envelope) -> None:
-        self.envelopes.append(envelope)
-
-    def events(self) -> list[dict[str, Any]]:
-        sentry_sdk.flush()
-        return [
-            item.payload.json
-            for env in self.envelopes
-            for item in env.items
-            if item.type == "event" and item.payload.json is not None
-        ]
+@pytest.fixture
+def transport() -> Iterator[CaptureTransport]:
+    yield from capture()
 
 
 class Records(logging.Handler):
@@ -79,14 +65,6 @@ class Records(logging.Handler):
 
     def access(self) -> list[logging.LogRecord]:
         return [record for record in self.records if record.name == "hardening.access"]
-
-
-@pytest.fixture
-def transport() -> Iterator[FakeTransport]:
-    fake = FakeTransport()
-    yield fake
-    sentry_sdk.get_client().close()
-    sentry_sdk.get_global_scope().set_client(None)
 
 
 @pytest.fixture
@@ -125,7 +103,7 @@ def drop_upload(port: int) -> None:
         time.sleep(0.005)
 
 
-def test_dropped_uploads_under_uvicorn_are_not_errors(transport: FakeTransport, records: Records) -> None:
+def test_dropped_uploads_under_uvicorn_are_not_errors(transport: CaptureTransport, records: Records) -> None:
     config = settings()
     assert init_sentry(config, transport=transport)
     app = harden(Starlette(routes=[Route("/upload", upload, methods=["POST"])]), config)
@@ -198,7 +176,7 @@ SCOPE: Scope = {
 @pytest.mark.anyio
 @pytest.mark.parametrize("case", ["client-disconnect", "disconnect-before-response", "send-oserror"])
 async def test_disconnects_in_process(
-    case: str, transport: FakeTransport, records: Records, otel: tuple[Any, Any, InMemoryMetricReader, Any]
+    case: str, transport: CaptureTransport, records: Records, otel: tuple[Any, Any, InMemoryMetricReader, Any]
 ) -> None:
     tracer_provider, meter_provider, reader, exporter = otel
     assert init_sentry(settings(), transport=transport)

@@ -13,8 +13,6 @@ from tests.extras import import_extra
 
 sentry_sdk = import_extra("sentry_sdk", "hardening[sentry]")
 
-from sentry_sdk.envelope import Envelope  # noqa: E402
-from sentry_sdk.transport import Transport  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
 from starlette.exceptions import HTTPException  # noqa: E402
 from starlette.requests import Request  # noqa: E402
@@ -26,6 +24,7 @@ from hardening.checks import run_checks  # noqa: E402
 from hardening.logs import RequestIdMiddleware  # noqa: E402
 from hardening.monitoring import SentryConfig, init_sentry, redacting_hooks  # noqa: E402
 from hardening.redaction import register_secret  # noqa: E402
+from tests.sentry_capture import CaptureTransport, capture  # noqa: E402
 
 pytestmark = pytest.mark.needs_extras
 
@@ -43,32 +42,9 @@ CANARIES = {
 }
 
 
-class FakeTransport(Transport):
-    def __init__(self, options: dict[str, Any] | None = None) -> None:
-        super().__init__(options)
-        self.envelopes: list[Envelope] = []
-
-    def capture_envelope(self, envelope: Envelope) -> None:
-        self.envelopes.append(envelope)
-
-    def payload(self) -> bytes:
-        return b"".join(envelope.serialize() for envelope in self.envelopes)
-
-    def events(self) -> list[dict[str, Any]]:
-        return [
-            item.payload.json
-            for env in self.envelopes
-            for item in env.items
-            if item.type == "event" and item.payload.json is not None
-        ]
-
-
 @pytest.fixture
-def transport() -> Iterator[FakeTransport]:
-    fake = FakeTransport()
-    yield fake
-    sentry_sdk.get_client().close()
-    sentry_sdk.init()
+def transport() -> Iterator[CaptureTransport]:
+    yield from capture()
 
 
 async def fail(request: Request) -> PlainTextResponse:
@@ -110,7 +86,7 @@ async def exercise(app: Any) -> httpx.Response:
         {"max_request_body_size": "always", "include_local_variables": True},
     ],
 )
-async def test_canaries_never_reach_sentry(transport: FakeTransport, options: dict[str, Any]) -> None:
+async def test_canaries_never_reach_sentry(transport: CaptureTransport, options: dict[str, Any]) -> None:
     register_secret(SETTINGS_SECRET)
     settings = HardeningSettings(environment="staging", sentry=SentryConfig(dsn=DSN, release="1.2.3", **options))
     assert init_sentry(settings, transport=transport)
@@ -134,7 +110,7 @@ async def test_canaries_never_reach_sentry(transport: FakeTransport, options: di
 
 
 @pytest.mark.anyio
-async def test_4xx_not_reported_unless_asked(transport: FakeTransport) -> None:
+async def test_4xx_not_reported_unless_asked(transport: CaptureTransport) -> None:
     init_sentry(HardeningSettings(sentry=SentryConfig(dsn=DSN)), transport=transport)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=APP), base_url="http://t") as http:
         assert (await http.get("/missing")).status_code == 404

@@ -21,8 +21,6 @@ import_extra("opentelemetry.sdk", "opentelemetry-sdk, from the test dependency g
 from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
-from sentry_sdk.envelope import Envelope  # noqa: E402
-from sentry_sdk.transport import Transport  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
 from starlette.requests import Request  # noqa: E402
 from starlette.responses import PlainTextResponse  # noqa: E402
@@ -30,6 +28,7 @@ from starlette.routing import Route  # noqa: E402
 
 from hardening import HardeningSettings, harden  # noqa: E402
 from hardening.monitoring import TracingMiddleware, init_sentry, redacting_hooks  # noqa: E402
+from tests.sentry_capture import CaptureTransport, capture  # noqa: E402
 
 pytestmark = pytest.mark.needs_extras
 
@@ -37,30 +36,9 @@ DSN = "https://publickey@o0.ingest.sentry.io/42"
 TOKEN = "rst-9f8e7d6c5b4a"
 
 
-class FakeTransport(Transport):
-    def __init__(self, options: dict[str, Any] | None = None) -> None:
-        super().__init__(options)
-        self.envelopes: list[Envelope] = []
-
-    def capture_envelope(self, envelope: Envelope) -> None:
-        self.envelopes.append(envelope)
-
-    def items(self, kind: str) -> list[dict[str, Any]]:
-        sentry_sdk.flush()
-        return [
-            item.payload.json
-            for env in self.envelopes
-            for item in env.items
-            if item.type == kind and item.payload.json is not None
-        ]
-
-
 @pytest.fixture
-def transport() -> Iterator[FakeTransport]:
-    fake = FakeTransport()
-    yield fake
-    sentry_sdk.get_client().close()
-    sentry_sdk.get_global_scope().set_client(None)
+def transport() -> Iterator[CaptureTransport]:
+    yield from capture()
 
 
 async def item(request: Request) -> PlainTextResponse:
@@ -82,7 +60,7 @@ async def request(asgi: Any, method: str, path: str) -> httpx.Response:
 
 
 @pytest.mark.anyio
-async def test_sentry_transactions_unmatched_fixed_name_matched_template(transport: FakeTransport) -> None:
+async def test_sentry_transactions_unmatched_fixed_name_matched_template(transport: CaptureTransport) -> None:
     settings = HardeningSettings(
         environment="production",
         hosts={"allowed_hosts": ["api.example.com"]},
