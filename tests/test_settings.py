@@ -59,7 +59,7 @@ def test_every_problem_reported_at_once_with_env_var_names() -> None:
     with pytest.raises(ConfigurationError) as exc:
         load_settings(Service, environ=env)
     report = _report(exc)
-    by_var = {p.env_var: p for p in report.problems}
+    by_var = {p.env_var: p for p in report.problems if "not evaluated" not in p.message}
     assert by_var["DATABASE_URL"].kind == "missing"
     assert by_var["SECRET_KEY"].kind == "missing"
     assert "required in production" in by_var["SECRET_KEY"].message

@@ -36,7 +36,14 @@ class LoadContext:
     problems: list[SettingsProblem] = field(default_factory=list)
     provenance: dict[str, Provenance] = field(default_factory=dict)
     prefixes: dict[type[BaseModel], str] = field(default_factory=dict)
+    skip: frozenset[str] = frozenset()
+    """Settings whose value failed in a first pass: read no source for them (their
+    defaults stand in), so the rest can be built and judged."""
     _env_cache: dict[str, tuple[str, str, str]] | None = None
+
+    def skips(self, setting: str) -> bool:
+        """Whether ``setting`` is in :attr:`skip` or below one of its entries."""
+        return any(setting == item or setting.startswith(item + ".") for item in self.skip)
 
     def setup(self, root: type[BaseModel]) -> None:
         """Remember the root class and where nested settings classes sit in it."""

@@ -22,14 +22,16 @@ from pydantic import BaseModel, SecretBytes, SecretStr
 from pydantic_core import PydanticUndefined
 
 from hardening._environments import is_deployed
-from hardening.checks import run_checks
+from hardening.checks import collect_checks, run_checks
 from hardening.errors import ConfigurationError
+from hardening.findings import Finding
 from hardening.redaction import redact_text
 from hardening.settings.base import build_collecting
 from hardening.settings.context import LoadContext, as_paths
 from hardening.settings.fields import FieldRow, expected_for, field_table, unwrap
+from hardening.settings.judge import covers, failed_settings, judge, partial_settings
 from hardening.settings.models import AppSettings, HardeningSettings
-from hardening.settings.report import FailLevel, Provenance, SettingsProblem, SettingsReport
+from hardening.settings.report import FailLevel, Provenance, SettingsProblem, SettingsReport, redact_except_descriptions
 from hardening.settings.rules import app_findings
 from hardening.settings.secrets import DEFAULT_MAX_SECRET_FILE_SIZE, register_model_secrets
 
@@ -78,18 +80,53 @@ def _check(
             findings = list(run_checks(hardening)) if isinstance(hardening, HardeningSettings) else []
             if not isinstance(settings, HardeningSettings):
                 findings.extend(app_findings(settings))
-            prefix = "hardening." if isinstance(settings, AppSettings) else ""
-            rows = {row.setting: row for row in field_table(HardeningSettings)}
-            for finding in findings:
-                row = rows.get(finding.setting)
-                described = row.description if row else ""
-                problem = SettingsProblem.from_finding(finding, description=described)
-                if prefix and row is not None and finding.env_var.startswith("HARDENING_"):
-                    problem = _with_setting(problem, prefix + problem.setting)
-                problems.append(problem)
+            problems.extend(_rule_problems(findings, isinstance(settings, AppSettings)))
+    elif is_deployed(environment):
+        problems.extend(_rules_on_what_loaded(cls, ctx, overrides, silenced))
     kept = tuple(p for p in problems if not p.rule_id or p.rule_id not in silenced)
     used = tuple(sorted({p.rule_id for p in problems if p.rule_id in silenced}))
     return settings, SettingsReport(cls.__name__, environment, kept, used)
+
+
+def _rule_problems(findings: Iterable[Finding], nested: bool) -> list[SettingsProblem]:
+    """Report entries for rule findings (``nested``: ``hardening``'s settings sit under ``hardening.``)."""
+    rows = {row.setting: row for row in field_table(HardeningSettings)}
+    problems = []
+    for finding in findings:
+        row = rows.get(finding.setting)
+        problem = SettingsProblem.from_finding(finding, description=row.description if row else "")
+        if nested and row is not None and finding.env_var.startswith("HARDENING_"):
+            problem = _with_setting(problem, "hardening." + problem.setting)
+        problems.append(problem)
+    return problems
+
+
+def _rules_on_what_loaded(
+    cls: type[BaseModel], ctx: LoadContext, overrides: Mapping[str, Any], silenced: set[str]
+) -> list[SettingsProblem]:
+    """When something failed: the production rules that can be judged on the rest (see ``judge``)."""
+    failed = failed_settings(ctx.problems)
+    partial = partial_settings(cls, ctx, overrides, failed)
+    nested = issubclass(cls, AppSettings)
+    hardening = partial if isinstance(partial, HardeningSettings) else getattr(partial, "hardening", None)
+    if hardening is None and nested:  # the app's own fields cannot be built: judge hardening's alone
+        given = overrides.get("hardening")
+        hardening = partial_settings(
+            HardeningSettings,
+            ctx,
+            given if isinstance(given, Mapping) else {},
+            failed_settings(ctx.problems, "hardening."),
+        )
+    if not isinstance(hardening, HardeningSettings):
+        return []
+    silenced.update(hardening.silenced_checks)
+    own = failed_settings(ctx.problems, "hardening.") if nested else failed
+    findings, notes = judge(hardening, collect_checks(hardening), HardeningSettings.rules, own)
+    if partial is not None and nested:
+        findings.extend(f for f in app_findings(partial) if not covers(failed, f.setting))
+    if nested:
+        notes = [_with_setting(note, "hardening." + note.setting) for note in notes]
+    return [*_rule_problems(findings, nested), *notes]
 
 
 def _with_setting(problem: SettingsProblem, setting: str) -> SettingsProblem:
@@ -198,10 +235,8 @@ class Explanation:
                 + (f"  = {value}" if value else "")
                 + (f"  [{', '.join(flags)}]" if flags else "")
             )
-        if self.report.failed_to_load:
-            lines.append("")
-            lines.append(self.report.text())
-        return redact_text("\n".join(lines))
+        text = redact_text("\n".join(lines))
+        return f"{text}\n\n{self.report.text()}" if self.report.failed_to_load else text
 
     def to_json(self) -> str:
         """Render as JSON."""
@@ -211,7 +246,7 @@ class Explanation:
             "fields": [{**asdict(f), "value": self.shown.get(f.setting, "")} for f in self.fields],
             "report": self.report.to_dict(),
         }
-        return redact_text(json.dumps(data, indent=2, sort_keys=True))
+        return json.dumps(redact_except_descriptions(data), indent=2, sort_keys=True)
 
 
 def explain(

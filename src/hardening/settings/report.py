@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from hardening.checks import SEVERITY_ORDER, Finding, Severity
 from hardening.redaction import redact_text
 
-__all__ = ("FailLevel", "Kind", "Provenance", "SettingsProblem", "SettingsReport")
+__all__ = ("FailLevel", "Kind", "Provenance", "SettingsProblem", "SettingsReport", "redact_except_descriptions")
 
 Kind = Literal["missing", "invalid", "rule", "note"]
 """What an entry is about."""
@@ -31,6 +31,22 @@ _GROUPS: Final[tuple[tuple[Kind, str], ...]] = (
     ("rule", "Production rules"),
     ("note", "Notes"),
 )
+
+
+_ABOUT: Final = "      about: "
+
+
+def redact_except_descriptions(data: Any) -> Any:
+    """Pass every string in ``data`` through the redaction policy, except ``description`` values.
+
+    A description is the field's own documentation, written in code (``postgresql://user:
+    password@host/db`` there is a placeholder, not a credential).
+    """
+    if isinstance(data, dict):
+        return {k: v if k == "description" else redact_except_descriptions(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [redact_except_descriptions(item) for item in data]
+    return redact_text(data) if isinstance(data, str) else data
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,11 +195,12 @@ class SettingsReport:
                 if entry.hint:
                     lines.append(f"      hint: {entry.hint}")
                 if entry.description:
-                    lines.append(f"      about: {entry.description}")
+                    lines.append(f"{_ABOUT}{entry.description}")
         if self.silenced:
             lines.append("")
             lines.append(f"Silenced: {', '.join(sorted(self.silenced))}")
-        return redact_text("\n".join(lines))
+        # descriptions come from the code, never from a value: their placeholders stay readable
+        return "\n".join(line if line.startswith(_ABOUT) else redact_text(line) for line in lines)
 
     def to_dict(self) -> dict[str, object]:
         """Return the report as plain data (for JSON)."""
@@ -196,7 +213,7 @@ class SettingsReport:
 
     def to_json(self, *, indent: int | None = 2) -> str:
         """Render the report as JSON."""
-        return redact_text(json.dumps(self.to_dict(), indent=indent, sort_keys=True))
+        return json.dumps(redact_except_descriptions(self.to_dict()), indent=indent, sort_keys=True)
 
     def __str__(self) -> str:
         return self.text()

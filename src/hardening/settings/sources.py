@@ -96,6 +96,8 @@ class EnvSource(_Source):
             if given:
                 self._record(row, "code", default=False)
                 continue
+            if ctx.skips(self._full(row.setting)):
+                continue
             found = self._lookup(row, variables, [d for d in secrets_dirs if d.is_dir()])
             if found is None:
                 continue

@@ -1,0 +1,94 @@
+"""One start, every problem: invalid values and the production rules judged on what loaded."""
+
+from __future__ import annotations
+
+import pytest
+
+from hardening import AppSettings, ConfigurationError, check_settings, explain, load_settings, setting
+from hardening.settings.report import SettingsReport
+
+PROD = {"HARDENING_ENVIRONMENT": "production"}
+
+
+def _ids(report: SettingsReport) -> set[str]:
+    return {p.rule_id for p in report.problems if p.kind == "rule"}
+
+
+def _not_evaluated(report: SettingsReport) -> list[tuple[str, str]]:
+    return [(p.setting, p.message) for p in report.problems if "not evaluated" in p.message]
+
+
+def test_an_invalid_value_does_not_hide_the_production_rules() -> None:
+    """The issue's case: a bad max age, and no allowed hosts, reported together."""
+    report = check_settings(environ={**PROD, "HARDENING_CORS__MAX_AGE": "-5"})
+    assert [p.setting for p in report.problems if p.kind == "invalid"] == ["cors.max_age"]
+    assert "HARDENING-HOST-001" in _ids(report)  # judged on what did load
+    assert report.failed_to_load
+
+
+def test_a_rule_that_reads_a_value_that_failed_is_listed_as_not_evaluated() -> None:
+    report = check_settings(environ={**PROD, "HARDENING_HOSTS__ALLOWED_HOSTS": "exa mple.com"})
+    assert [p.setting for p in report.problems if p.kind == "invalid"] == ["hosts.allowed_hosts"]
+    # the hosts rule would judge the default (no hosts) instead of the bad value: not run
+    assert not {"HARDENING-HOST-001", "HARDENING-HOST-002"} & _ids(report)
+    [(setting, message)] = _not_evaluated(report)
+    assert setting == "hosts.allowed_hosts"
+    assert "check_hosts of the hosts layer" in message
+    assert "not evaluated" in report.text()
+    # rules that read nothing that failed still ran
+    assert _ids(report) == _ids(check_settings(environ={**PROD, "HARDENING_HOSTS__ALLOWED_HOSTS": "a.example"}))
+
+
+def test_load_settings_raises_with_everything_in_one_report() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        load_settings(environ={**PROD, "HARDENING_CORS__MAX_AGE": "-5"})
+    report = info.value.report
+    assert isinstance(report, SettingsReport)
+    assert {"invalid", "rule"} <= {p.kind for p in report.problems}
+    assert "setting cors.max_age (HARDENING_CORS__MAX_AGE)" in str(info.value)
+    assert "HARDENING-HOST-001" in str(info.value)
+
+
+class Service(AppSettings):
+    """An app with its own settings next to hardening's."""
+
+    workers: int = 1
+    secret_key: str = setting("dev-only", required_in=("production",))
+
+
+def test_app_settings_get_the_layer_rules_when_their_own_field_is_invalid() -> None:
+    report = check_settings(Service, environ={**PROD, "WORKERS": "many", "SECRET_KEY": "x" * 8})
+    assert [p.setting for p in report.problems if p.kind == "invalid"] == ["workers"]
+    assert "HARDENING-HOST-001" in _ids(report)
+
+
+def test_nothing_is_reported_twice_and_development_runs_no_rule() -> None:
+    report = check_settings(environ={"HARDENING_ENVIRONMENT": "development", "HARDENING_CORS__MAX_AGE": "-5"})
+    assert [p.kind for p in report.problems] == ["invalid"]
+    assert _not_evaluated(report) == []
+
+
+class Described(AppSettings):
+    """A field whose description shows the URL form with a placeholder password."""
+
+    database_url: str = setting(
+        "sqlite:///dev.db", required_in=("production",), description="postgresql://user:password@host:5432/db"
+    )
+
+
+def test_placeholders_in_descriptions_are_not_redacted() -> None:
+    report = check_settings(Described, environ=PROD)
+    assert [p.setting for p in report.problems if p.kind == "missing"] == ["database_url"]
+    for rendered in (report.text(), report.to_json()):
+        assert "postgresql://user:password@host:5432/db" in rendered
+        assert "[REDACTED]" not in rendered
+
+
+def test_values_are_still_redacted_next_to_a_description() -> None:
+    canary = "postgresql://app:pw-canary-73@db:5432/app"
+    env = {**PROD, "DATABASE_URL": canary, "HARDENING_CORS__MAX_AGE": "-5"}
+    report = check_settings(Described, environ=env)
+    explained = explain(Described, environ=env)
+    for rendered in (report.text(), report.to_json(), explained.text(), explained.to_json()):
+        assert "pw-canary-73" not in rendered
+    assert "postgresql://user:password@host:5432/db" in explained.to_json()
