@@ -56,7 +56,10 @@ def _load_settings(target: str) -> Any:
         raise AuditError(msg)
     try:
         value = load_app(target)
-    except AuditError:
+    except AuditError as exc:
+        if module_name not in sys.modules:  # the import failed: say why, not "not a settings class"
+            msg = f"--settings {target!r}: {exc}"
+            raise AuditError(msg) from None
         value = None
     if not (isinstance(value, type) and issubclass(value, BaseModel)):
         msg = f"--settings {target!r} is not a settings class (a pydantic-settings BaseSettings subclass)"
