@@ -1,4 +1,4 @@
-"""Settings loading: every problem at once, env var names, profiles, provenance, dotenv."""
+"""Settings loading: every problem at once, env var names, per-environment defaults, provenance, dotenv."""
 
 from __future__ import annotations
 
@@ -105,7 +105,7 @@ def test_environment_aliases(raw: str, expected: str) -> None:
     assert HardeningSettings(environment=raw).environment == expected
 
 
-def test_profile_defaults_and_required_in_development() -> None:
+def test_environment_defaults_and_required_in_development() -> None:
     settings = load_settings(Service, environ={**DEV, "DATABASE_URL": "postgresql://db/app"})
     assert settings.environment == "development"
     assert settings.log_format == "console"
@@ -113,7 +113,7 @@ def test_profile_defaults_and_required_in_development() -> None:
     assert settings.database_url.get_secret_value() == "postgresql://db/app"
 
 
-def test_profile_default_not_used_in_production_and_explicit_value_wins() -> None:
+def test_environment_default_not_used_in_production_and_explicit_value_wins() -> None:
     env = {**DEV, "DATABASE_URL": "x", "LOG_FORMAT": "json"}
     assert load_settings(Service, environ=env).log_format == "json"
     report = check_settings(Service, environ={"HARDENING_ENVIRONMENT": "staging", "DATABASE_URL": "x"})
@@ -179,7 +179,7 @@ def test_explain_provenance() -> None:
     assert not rows["PORT"].default
     assert rows["DATABASE_URL"].secret
     assert rows["DATABASE_URL"].consulted == ("DATABASE_URL", "DATABASE_URL_FILE")
-    assert rows["LOG_FORMAT"].source == "profile default (development)"
+    assert rows["LOG_FORMAT"].source == "environment default (development)"
     assert rows["LOG_FORMAT"].default
     assert rows["SECRET_KEY"].required_in == ("production", "staging")
     assert rows["HARDENING_CORS__ALLOW_ORIGINS"].source == "default"

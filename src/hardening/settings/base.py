@@ -12,7 +12,7 @@ from hardening.errors import ConfigurationError
 from hardening.settings.context import CURRENT, LoadContext, as_paths
 from hardening.settings.messages import validation_problems
 from hardening.settings.report import SettingsProblem, SettingsReport
-from hardening.settings.sources import EnvSource, ProfileSource
+from hardening.settings.sources import EnvironmentDefaultsSource, EnvSource
 
 __all__ = ("SettingsBase", "build_collecting")
 
@@ -54,14 +54,14 @@ class SettingsBase(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Use ``hardening``'s sources: init > env/files > extra sources > profiles."""
+        """Use ``hardening``'s sources: init > env/files > extra sources > per-environment defaults."""
         env_files = as_paths(getattr(dotenv_settings, "env_file", None))
         secrets_dirs = as_paths(getattr(file_secret_settings, "secrets_dir", None))
         return (
             init_settings,
             EnvSource(settings_cls, env_files, secrets_dirs),
             *cls.extra_sources(settings_cls),
-            ProfileSource(settings_cls),
+            EnvironmentDefaultsSource(settings_cls),
         )
 
     @classmethod

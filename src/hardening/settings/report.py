@@ -112,8 +112,8 @@ class Provenance:
         env_var: The main environment variable for the field.
         consulted: Every name that was looked at (``VAR``, ``VAR_FILE``, secrets files).
         source: What won: ``environment``, ``env file``, ``secret file``, ``secrets dir``,
-            ``code``, ``profile default``, ``default``, or a custom source's name.
-        default: Whether a default (code or profile) was used.
+            ``code``, ``environment default``, ``default``, or a custom source's name.
+        default: Whether a default (from the code or for the environment) was used.
         secret: Whether the field holds a secret.
         required_in: Environments where a source must set it.
         description: The field's description.

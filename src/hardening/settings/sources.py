@@ -1,4 +1,4 @@
-"""How settings are read: environment, ``.env``, ``VAR_FILE``, secrets dirs, profiles.
+"""How settings are read: environment, ``.env``, ``VAR_FILE``, secrets dirs, per-environment defaults.
 
 :class:`SettingsBase` replaces pydantic-settings' env, dotenv and secrets sources with
 two of ours, so that every problem is *collected* (never raised half-way, never with a
@@ -8,7 +8,7 @@ value) and every field's provenance is recorded:
   twin, the ``.env`` file(s) and the secrets directory; lists accept JSON or
   comma-separated values; an empty value counts as unset; unknown variables with the
   settings prefix are reported (probably a typo), unrelated ones ignored.
-* :class:`ProfileSource` (lowest priority) applies per-environment defaults and reports
+* :class:`EnvironmentDefaultsSource` (lowest priority) applies per-environment defaults and reports
   fields required in this environment that no source set.
 
 Both record problems and provenance in the current
@@ -32,7 +32,7 @@ from hardening.settings.fields import FieldRow, env_prefix, expected_for, field_
 from hardening.settings.report import Provenance, SettingsProblem
 from hardening.settings.secrets import SecretFileError, read_secret_file, register_value
 
-__all__ = ("EnvSource", "ProfileSource")
+__all__ = ("EnvSource", "EnvironmentDefaultsSource")
 
 
 def _state_get(state: Mapping[str, Any], path: tuple[str, ...]) -> tuple[bool, Any]:
@@ -270,7 +270,7 @@ def _record(ctx: LoadContext, setting: str, row: FieldRow, source: str, *, defau
     )
 
 
-class ProfileSource(_Source):
+class EnvironmentDefaultsSource(_Source):
     """Per-environment defaults and ``required_in`` checks (lowest priority)."""
 
     def __call__(self) -> dict[str, Any]:
@@ -306,7 +306,7 @@ class ProfileSource(_Source):
                 continue
             if spec is not None and environment in spec.defaults:
                 _state_set(out, row.path, spec.defaults[environment])
-                _record(ctx, setting, row, f"profile default ({environment})", default=True)
+                _record(ctx, setting, row, f"environment default ({environment})", default=True)
                 continue
             if not row.info.is_required():
                 _record(ctx, setting, row, "default", default=True)

@@ -61,7 +61,7 @@ def setting(
     """Declare a settings field with per-environment behaviour.
 
     Args:
-        default: The default when no source sets the field (and no profile default
+        default: The default when no source sets the field (and no per-environment default
             applies). Omit it for a field required everywhere.
         defaults: A default per environment, for example ``{"development": "console"}``.
         dev_default: Shorthand for ``defaults={"development": ..., "test": ...}``.
