@@ -122,10 +122,12 @@ def tests_minimal(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def lint(session: nox.Session) -> None:
-    """Check style and formatting with ruff."""
+    """Check style and formatting with ruff, and the import contracts with import-linter."""
     session.install(*_group("lint"))
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    # pyproject.toml [tool.importlinter]: no import cycle, and the layers of the package
+    session.run("lint-imports", env={"PYTHONPATH": os.pathsep.join(["src", "tools"])})
 
 
 @nox.session(python="3.11")

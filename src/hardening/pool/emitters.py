@@ -9,21 +9,48 @@ from __future__ import annotations
 import math
 import random
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from hardening._imports import require
 
-if TYPE_CHECKING:
-    from hardening.pool.config import PoolConfig
-
 __all__ = ("asyncpg_pool_kwargs", "libpq_connect_args", "psycopg_pool_kwargs", "server_settings", "sqlalchemy_kwargs")
+
+
+class _PoolSettings(Protocol):
+    """The fields of a :class:`~hardening.pool.PoolConfig` the emitters read (it is one)."""
+
+    @property
+    def pool_size(self) -> int: ...
+    @property
+    def max_overflow(self) -> int: ...
+    @property
+    def acquire_timeout(self) -> float: ...
+    @property
+    def connect_timeout(self) -> float: ...
+    @property
+    def recycle(self) -> float | None: ...
+    @property
+    def pre_ping(self) -> bool: ...
+    @property
+    def statement_timeout(self) -> float | None: ...
+    @property
+    def idle_in_transaction_timeout(self) -> float | None: ...
+    @property
+    def application_name(self) -> str | None: ...
+    @property
+    def pgbouncer_transaction_mode(self) -> bool: ...
+    @property
+    def prepared_statement_cache_size(self) -> int: ...
+    @property
+    def max_size(self) -> int: ...
+    def jittered_recycle(self, rng: random.Random | None = None) -> float | None: ...
 
 
 def _ms(seconds: float) -> str:
     return str(max(1, round(seconds * 1000)))
 
 
-def server_settings(config: PoolConfig) -> dict[str, str]:
+def server_settings(config: _PoolSettings) -> dict[str, str]:
     """The server-side settings a connection starts with (values in PostgreSQL's units).
 
     In PgBouncer transaction mode only ``application_name`` is sent: PgBouncer refuses
@@ -41,7 +68,7 @@ def server_settings(config: PoolConfig) -> dict[str, str]:
     return settings
 
 
-def libpq_connect_args(config: PoolConfig) -> dict[str, Any]:
+def libpq_connect_args(config: _PoolSettings) -> dict[str, Any]:
     """Connection keywords for libpq drivers (psycopg 3, psycopg2).
 
     libpq's ``connect_timeout`` is whole seconds (rounded up here; libpq treats values
@@ -62,7 +89,7 @@ def _unique_statement_name() -> str:
     return f"__asyncpg_{uuid.uuid4()}__"
 
 
-def sqlalchemy_kwargs(config: PoolConfig, *, driver: str, rng: random.Random | None) -> dict[str, Any]:
+def sqlalchemy_kwargs(config: _PoolSettings, *, driver: str, rng: random.Random | None) -> dict[str, Any]:
     """Keyword arguments for ``create_engine`` / ``create_async_engine`` with ``driver``."""
     if driver == "asyncpg":
         connect_args: dict[str, Any] = {"timeout": config.connect_timeout}
@@ -99,7 +126,7 @@ def sqlalchemy_kwargs(config: PoolConfig, *, driver: str, rng: random.Random | N
     return kwargs
 
 
-def asyncpg_pool_kwargs(config: PoolConfig, *, rng: random.Random | None) -> dict[str, Any]:
+def asyncpg_pool_kwargs(config: _PoolSettings, *, rng: random.Random | None) -> dict[str, Any]:
     """Keyword arguments for ``asyncpg.create_pool``."""
     recycle = config.jittered_recycle(rng)
     kwargs: dict[str, Any] = {
@@ -115,7 +142,7 @@ def asyncpg_pool_kwargs(config: PoolConfig, *, rng: random.Random | None) -> dic
     return kwargs
 
 
-def psycopg_pool_kwargs(config: PoolConfig, *, asynchronous: bool) -> dict[str, Any]:
+def psycopg_pool_kwargs(config: _PoolSettings, *, asynchronous: bool) -> dict[str, Any]:
     """Keyword arguments for ``psycopg_pool.AsyncConnectionPool`` / ``ConnectionPool``."""
     connect = libpq_connect_args(config)
     if config.pgbouncer_transaction_mode or not config.prepared_statement_cache_size:

@@ -14,7 +14,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, SecretBytes, SecretStr
@@ -22,9 +22,6 @@ from pydantic import BaseModel, SecretBytes, SecretStr
 from hardening.findings import Finding, Rule, Severity
 from hardening.redaction import is_sensitive_key
 from hardening.settings.fields import FieldRow, field_table
-
-if TYPE_CHECKING:
-    from hardening.settings import HardeningSettings
 
 __all__ = ("CHECKS", "RULES", "app_findings", "check_debug", "check_secrets", "entropy_bits", "is_placeholder")
 
@@ -160,7 +157,7 @@ def _finding(rule_id: str, row: FieldRow, message: str, hint: str) -> Finding:
     )
 
 
-def check_debug(settings: HardeningSettings | BaseModel) -> Iterable[Finding]:
+def check_debug(settings: BaseModel) -> Iterable[Finding]:
     """HARDENING-SET-001: a boolean ``debug`` field is on."""
     for row, value in _leaves(settings):
         if value is True and re.fullmatch(r"(.*_)?debug", row.path[-1], re.IGNORECASE):
@@ -172,7 +169,7 @@ def check_debug(settings: HardeningSettings | BaseModel) -> Iterable[Finding]:
             )
 
 
-def check_secrets(settings: HardeningSettings | BaseModel) -> Iterable[Finding]:
+def check_secrets(settings: BaseModel) -> Iterable[Finding]:
     """HARDENING-SET-002..005, 007..009: weak, empty, default or exposed secrets."""
     for row, value in _leaves(settings):
         secret = _secret_text(value)
