@@ -8,17 +8,19 @@ itself under a strict CSP (nonce scripts, no CDN).
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import Depends, FastAPI
 from pydantic import BaseModel, Field
 
 from hardening import HardeningSettings, harden, install_problem_handlers
-from hardening.openapi import document_problems, serve_swagger_ui
+from hardening.openapi import JSON_INTEGER, document_problems, serve_swagger_ui
 from hardening.ratelimit import RateLimitDependency
 
 
 class Item(BaseModel):
     name: str = Field(min_length=1, max_length=100)
-    quantity: int = Field(ge=1, le=1000)
+    quantity: Annotated[int, Field(ge=1, le=1000), JSON_INTEGER]  # 3 or 3.0 as the schema says; never true
 
 
 api = FastAPI(title="Inventory", docs_url=None, redoc_url=None)

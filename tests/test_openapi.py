@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import jsonschema
 import pytest
 from fastapi import APIRouter, Depends, FastAPI, HTTPException
-from pydantic import BaseModel, Field
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import BaseModel, Field, ValidationError
 
 from hardening import ConfigurationError, HardeningSettings, harden, install_problem_handlers
 from hardening.openapi import (
+    JSON_INTEGER,
     PROBLEM_SCHEMA,
     SWAGGER_ASSETS,
     add_problem_responses,
@@ -276,3 +279,32 @@ def test_audit_grades_the_self_hosted_docs_a_plus() -> None:
     assert graded["AUD-HDR-001"].status == "pass"
     assert "grade A+" in graded["AUD-HDR-001"].observed
     assert graded["AUD-HDR-002"].status == "pass"
+
+
+class Counted(BaseModel):
+    count: Annotated[int, Field(ge=-(10**6), le=10**6), JSON_INTEGER]
+
+
+COUNTED = jsonschema.Draft202012Validator(Counted.model_json_schema())
+
+
+@given(
+    st.one_of(
+        st.integers(-(10**6), 10**6),
+        st.integers(-(10**6), 10**6).map(float),
+        st.floats(allow_nan=False, allow_infinity=False, min_value=-1e6, max_value=1e6),
+        st.booleans(),
+        st.text(max_size=5),
+        st.integers(-1000, 1000).map(str),
+        st.none(),
+    )
+)
+def test_json_integer_accepts_exactly_what_its_schema_accepts(value: object) -> None:
+    by_schema = COUNTED.is_valid({"count": value})
+    try:
+        Counted.model_validate({"count": value})
+    except ValidationError:
+        by_model = False
+    else:
+        by_model = True
+    assert by_model is by_schema, value

@@ -7,9 +7,11 @@ generated from ``/openapi.json`` and the contract tests agree with the server.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from hardening.openapi import JSON_INTEGER
 
 __all__ = [
     "ListQuery",
@@ -60,7 +62,7 @@ class OperationIn(BaseModel):
 
     title: str = Field(min_length=1, max_length=200, examples=["Restock warehouse 3"])
     status: Status = "pending"
-    priority: int = Field(default=3, ge=1, le=5, description="1 (highest) to 5.")
+    priority: Annotated[int, Field(ge=1, le=5, description="1 (highest) to 5."), JSON_INTEGER] = 3
     notes: str = Field(default="", max_length=10_000)
 
 
@@ -73,7 +75,7 @@ class OperationPatch(BaseModel):
 
     title: str | None = Field(default=None, min_length=1, max_length=200)
     status: Status | None = None
-    priority: int | None = Field(default=None, ge=1, le=5)
+    priority: Annotated[int, Field(ge=1, le=5), JSON_INTEGER] | None = None
     notes: str | None = Field(default=None, max_length=10_000)
 
     _not_null = field_validator("title", "status", "priority", "notes", mode="before")(_no_null)
@@ -127,7 +129,7 @@ class SummaryIn(BaseModel):
     )
 
     text: str | None = Field(default=None, min_length=1, max_length=20_000)
-    operation_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    operation_id: Annotated[int, Field(ge=1, le=2**31 - 1), JSON_INTEGER] | None = None
 
     _not_null = field_validator("text", "operation_id", mode="before")(_no_null)
 

@@ -5,6 +5,7 @@
 * :func:`serve_swagger_ui` serves Swagger UI from local files (the ``openapi`` extra), its
   scripts carrying the request's CSP nonce, so the ``docs`` header profile needs no CDN
   and no ``'unsafe-inline'``.
+* :data:`JSON_INTEGER` (and :data:`JSONInt`): an ``int`` field validated exactly as its JSON Schema says.
 """
 
 from __future__ import annotations
@@ -17,11 +18,14 @@ from hardening.openapi._problems import (
     problem_response,
 )
 from hardening.openapi._swagger import SWAGGER_ASSETS, serve_swagger_ui, swagger_ui_html
+from hardening.openapi._types import JSON_INTEGER, JSONInt
 
 __all__ = (
+    "JSON_INTEGER",
     "PROBLEM_SCHEMA",
     "SWAGGER_ASSETS",
     "VALIDATION_PROBLEM_SCHEMA",
+    "JSONInt",
     "add_problem_responses",
     "document_problems",
     "problem_response",
