@@ -1,4 +1,4 @@
-"""Developer and CI sessions. ``nox`` alone runs lint, typecheck, tests, tests_minimal, docs."""
+"""Developer and CI sessions. ``nox`` alone runs lint, typecheck, tests, tests_minimal, docs, contract."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import nox
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "virtualenv"
 nox.options.reuse_existing_virtualenvs = True
-nox.options.sessions = ["lint", "typecheck", "tests", "tests_minimal", "docs"]
+nox.options.sessions = ["lint", "typecheck", "tests", "tests_minimal", "docs", "contract"]
 
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 PROJECT = nox.project.load_toml("pyproject.toml")
@@ -165,6 +165,13 @@ def demo(session: nox.Session) -> None:
         "python", "-m", "uvicorn", "examples.minimal_starlette:app", "--host", "127.0.0.1", "--port", "8000",
         "--no-server-header",
     )  # fmt: skip
+
+
+@nox.session(python="3.11")
+def contract(session: nox.Session) -> None:
+    """Serve the AIOM demo and examples/fastapi_app.py under uvicorn; schemathesis --checks all on each."""
+    session.install("-e", ".[all]", *_group("contract"))
+    session.run("python", "-m", "tests.contract", *session.posargs)
 
 
 @nox.session(python="3.11")

@@ -1,0 +1,1 @@
+"""A minimal Django project whose ASGI application is wrapped with ``harden()`` (see ``asgi.py``)."""
