@@ -15,4 +15,5 @@ async def upload(request: Request) -> PlainTextResponse:
     return PlainTextResponse(f"{len(body)} bytes")
 
 
-app = harden(Starlette(routes=[Route("/upload", upload, methods=["POST"])]), HardeningSettings())
+routes = [Route("/upload", upload, methods=["POST"]), Route("/held", upload, methods=["POST"])]
+app = harden(Starlette(routes=routes), HardeningSettings())

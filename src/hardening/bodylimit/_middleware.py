@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING, Final
 
 from starlette.requests import ClientDisconnect
 
+from hardening.bodylimit._clock import BodyClock
 from hardening.bodylimit._config import BodyLimitConfig, Times
 from hardening.bodylimit._paths import PathTable
 from hardening.problems import Problem, problem_type, send_problem
@@ -54,15 +54,6 @@ def _parse_content_length(value: bytes) -> int | None:
     if not text or not text.isdigit() or len(text) > 19:
         return None
     return int(text)
-
-
-def _allowed_wait(times: Times, received: int) -> float:
-    """Seconds of waiting the body may have used in all, given ``received`` bytes so far."""
-    allowed = float("inf") if times.timeout is None else times.timeout
-    if times.min_rate is not None:
-        # A body averaging at least min_rate after the grace period: received / waited >= rate.
-        allowed = min(allowed, max(times.grace, received / times.min_rate))
-    return allowed
 
 
 class BodyLimitMiddleware:
@@ -139,43 +130,34 @@ class BodyLimitMiddleware:
 
         max_bytes = limit
         received = 0
-        waited = 0.0  # seconds spent waiting for the client (not in the app)
-        complete = times.off  # the body has fully arrived: nothing more to time
+        clock = None if times.off else BodyClock(times)  # None: nothing (more) to time
         over = False  # a limit was hit: the app only sees http.disconnect from now on
         response_started = False
         answered = False  # we sent the 413 or 408; the app's own response is dropped
-        loop = asyncio.get_running_loop()
 
         async def limited_receive() -> Message:
-            nonlocal received, waited, complete, over, answered
+            nonlocal received, clock, over, answered
             if over:
                 return dict(_DISCONNECT)
-            if complete:
+            if clock is None:
                 message = await receive()
             else:
-                remaining = _allowed_wait(times, received) - waited
-                started = loop.time()
-                arrived: Message | None = None
-                try:
-                    if remaining > 0:
-                        arrived = await asyncio.wait_for(receive(), remaining)
-                except asyncio.TimeoutError:
-                    arrived = None
-                waited += loop.time() - started
+                arrived = await clock.receive(receive, received)
                 if arrived is None:
                     over = True
                     if not response_started:
                         answered = True
                         # connection: close, so the server drops the rest of a body that
                         # may never come (uvicorn closes after this response).
-                        await send_problem(scope, send, _too_slow(times, waited, received), headers=[_CLOSE])
+                        problem = _too_slow(times, clock.waited, received)
+                        await send_problem(scope, send, problem, headers=[_CLOSE])
                     return dict(_DISCONNECT)
                 message = arrived
             if message["type"] != "http.request":
                 return message
             received += len(message.get("body", b""))
-            if not message.get("more_body", False):
-                complete = True
+            if clock is not None and not message.get("more_body", False):
+                clock = None  # the body is complete: a wait for disconnect is not timed
             if max_bytes is None or received <= max_bytes:
                 return message
             over = True
