@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from hardening import HardeningSettings
+from hardening import HardeningSettings, check_settings
 from hardening.checks import run_checks
 from hardening.errors import MissingDependencyError
 from hardening.headers import LEAKY_HEADERS, SecurityHeadersConfig, SecurityHeadersMiddleware
@@ -51,18 +51,36 @@ def test_defaults_are_on() -> None:
         ({"api": {"extra": {"X-Test": "a\r\nSet-Cookie: x=1"}}}, "control character"),
         ({"api": {"extra": {"Bad Name": "a"}}}, "not a valid header name"),
         ({"api": {"cache_control": "no-store; max-age=0"}}, "not a Cache-Control directive"),
-        ({"hsts": {"preload": True, "include_subdomains": False}}, "HARDENING_HEADERS__HSTS__PRELOAD"),
-        ({"hsts": {"max_age": -1}}, "HARDENING_HEADERS__HSTS__MAX_AGE"),
-        ({"override": ("x-request-id",)}, "HARDENING_HEADERS__OVERRIDE"),
-        ({"path_profiles": {"docs/": "docs"}}, "HARDENING_HEADERS__PATH_PROFILES"),
+        ({"hsts": {"preload": True, "include_subdomains": False}}, "preload needs include_subdomains=true"),
+        ({"hsts": {"max_age": -1}}, "max_age must be >= 0"),
+        ({"override": ("x-request-id",)}, "override\n  Value error, x-request-id not set by this layer"),
+        ({"path_profiles": {"docs/": "docs"}}, "path_profiles\n  Value error, 'docs/' must start with '/'"),
         ({"webapp": {"csp": "default-src 'self'; report-to grp"}}, "has no Reporting-Endpoints"),
-        ({"reporting": {"endpoint": "csp reports"}}, "HARDENING_HEADERS__REPORTING__ENDPOINT"),
+        ({"reporting": {"endpoint": "csp reports"}}, "endpoint: expected an absolute URL"),
     ],
 )
 def test_invalid_values_fail_at_start_up_naming_the_setting(overrides: dict[str, Any], fragment: str) -> None:
+    """Built in code, the error names the field; only the settings loader names variables."""
     with pytest.raises(ValidationError) as info:
         SecurityHeadersConfig(**overrides)
     assert fragment in str(info.value)
+    assert "HARDENING_" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("env", "target"),
+    [
+        ({"HARDENING_HEADERS__API__CSP": "default-src self"}, "setting headers.api.csp (HARDENING_HEADERS__API__CSP)"),
+        ({"HARDENING_HEADERS__HSTS__MAX_AGE": "-1"}, "headers.hsts.max_age (HARDENING_HEADERS__HSTS__MAX_AGE) must"),
+        (
+            {"HARDENING_HEADERS__WEBAPP__CSP": "default-src 'self'; report-to grp"},
+            "headers.webapp.csp (HARDENING_HEADERS__WEBAPP__CSP): report-to 'grp' has no",
+        ),
+    ],
+)
+def test_loaded_from_the_environment_the_report_names_the_nested_setting(env: dict[str, str], target: str) -> None:
+    report = check_settings(environ={"HARDENING_ENVIRONMENT": "development", **env})
+    assert target in report.text()
 
 
 def test_profile_errors_built_in_code_name_the_field() -> None:

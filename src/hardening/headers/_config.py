@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-from hardening._config import LayerConfig, env_var
+from hardening._config import LayerConfig
 from hardening.headers._leaky import LEAKY_HEADERS
 from hardening.headers._profile import (
     API_PROFILE,
@@ -65,15 +65,12 @@ class HSTSConfig(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> HSTSConfig:
         if self.max_age < 0:
-            msg = (
-                f"headers.hsts.max_age ({env_var('headers.hsts.max_age')}): must be >= 0 seconds, "
-                f"got {self.max_age}; use 63072000 (two years)"
-            )
+            msg = f"max_age must be >= 0 seconds, got {self.max_age}; use 63072000 (two years)"
             raise ValueError(msg)
         if self.preload and (not self.include_subdomains or self.max_age < PRELOAD_MIN_MAX_AGE):
             msg = (
-                f"headers.hsts.preload ({env_var('headers.hsts.preload')}): preload needs include_subdomains=true "
-                f"and max_age >= {PRELOAD_MIN_MAX_AGE}; fix them or set preload=false"
+                f"preload needs include_subdomains=true and max_age >= {PRELOAD_MIN_MAX_AGE}; "
+                "fix them or set preload=false"
             )
             raise ValueError(msg)
         return self
@@ -107,26 +104,24 @@ class CSPReportingConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> CSPReportingConfig:
-        prefix = "headers.reporting"
         if self.endpoint is not None:
-            check_header_text(self.endpoint, f"{prefix}.endpoint ({env_var(prefix + '.endpoint')})")
+            check_header_text(self.endpoint, "endpoint")
             if not self.endpoint.startswith(("https://", "http://", "/")) or any(
                 char in self.endpoint for char in ' ";,'
             ):
                 msg = (
-                    f"{prefix}.endpoint ({env_var(prefix + '.endpoint')}): expected an absolute URL or a path "
-                    "starting with '/', without spaces, quotes, ';' or ','"
+                    "endpoint: expected an absolute URL or a path starting with '/', without spaces, quotes, ';' or ','"
                 )
                 raise ValueError(msg)
         if not _GROUP.fullmatch(self.group):
-            msg = f"{prefix}.group ({env_var(prefix + '.group')}): use letters, digits, '-' and '_' only"
+            msg = "group: use letters, digits, '-' and '_' only"
             raise ValueError(msg)
         if not self.receiver_path.startswith("/") or any(char in self.receiver_path for char in ' ";,?#'):
-            msg = f"{prefix}.receiver_path ({env_var(prefix + '.receiver_path')}): expected a path such as '/csp'"
+            msg = "receiver_path: expected a path such as '/csp'"
             raise ValueError(msg)
         for name in ("max_body_bytes", "max_reports_per_minute"):
             if getattr(self, name) < 1:
-                msg = f"{prefix}.{name} ({env_var(prefix + '.' + name)}): must be at least 1"
+                msg = f"{name}: must be at least 1"
                 raise ValueError(msg)
         return self
 
@@ -173,29 +168,15 @@ class SecurityHeadersConfig(LayerConfig):
         """Validate a profile given as a mapping on top of that profile's defaults."""
         if not isinstance(value, dict):
             return value
-        name = info.field_name
-        merged = _PROFILE_DEFAULTS[name].model_dump() | value
-        try:
-            return HeaderProfile.model_validate(merged, context={"profile": f"headers.{name}"})
-        except ValidationError as exc:
-            messages = "; ".join(
-                str(error["msg"]).removeprefix("Value error, ")
-                if error["type"] == "value_error"
-                else f"headers.{name}.{'.'.join(map(str, error['loc']))} "
-                f"({env_var('headers.' + name + '.' + str(error['loc'][0]))}): {error['msg']}"
-                for error in exc.errors()
-            )
-            raise ValueError(messages) from None
+        # validated as a HeaderProfile next, so its errors keep their field's location
+        return _PROFILE_DEFAULTS[info.field_name].model_dump() | value
 
     @field_validator("path_profiles")
     @classmethod
     def _check_paths(cls, value: dict[str, ProfileName]) -> dict[str, ProfileName]:
         for path in value:
             if not path.startswith("/") or (path != path.rstrip("/") and path != "/"):
-                msg = (
-                    f"headers.path_profiles ({env_var('headers.path_profiles')}): {path!r} must start with '/' "
-                    "and not end with '/'"
-                )
+                msg = f"{path!r} must start with '/' and not end with '/'"
                 raise ValueError(msg)
         return value
 
@@ -213,10 +194,7 @@ class SecurityHeadersConfig(LayerConfig):
         if info.field_name == "override":
             unknown = sorted(set(names) - MANAGED_HEADERS)
             if unknown:
-                msg = (
-                    f"headers.override ({env_var('headers.override')}): {', '.join(unknown)} "
-                    f"not set by this layer; choose from {', '.join(sorted(MANAGED_HEADERS))}"
-                )
+                msg = f"{', '.join(unknown)} not set by this layer; choose from {', '.join(sorted(MANAGED_HEADERS))}"
                 raise ValueError(msg)
         return names
 
@@ -231,11 +209,10 @@ class SecurityHeadersConfig(LayerConfig):
                     continue
                 for target in parse_policy(text).get("report-to", ()):
                     if target != group:
-                        setting = f"headers.{name}.{field}"
                         msg = (
-                            f"{setting} ({env_var(setting)}): report-to {target!r} has no Reporting-Endpoints "
-                            f"entry; set headers.reporting.endpoint ({env_var('headers.reporting.endpoint')}) "
-                            f"and headers.reporting.group to {target!r}, or drop report-to (it is added for you)"
+                            f"{name}.{field}: report-to {target!r} has no Reporting-Endpoints entry; set "
+                            f"reporting.endpoint and reporting.group to {target!r}, or drop report-to (it is "
+                            "added for you)"
                         )
                         raise ValueError(msg)
         return self

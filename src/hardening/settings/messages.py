@@ -91,11 +91,18 @@ def _safe_message(error: Any, *, secret: bool, fields: Mapping[str, tuple[str, s
             return redact_text(msg)
         return "was rejected by the field's validator"
     marks: dict[str, tuple[str, str]] = {}
+
+    def _mark(match: re.Match[str]) -> str:
+        # a dotted path below the field ("api.csp", "reporting.endpoint") names a nested setting
+        setting, env = fields[match[1]]
+        tail = match[2]
+        label = (setting + tail, env + tail.upper().replace(".", "__"))
+        mark = next((key for key, value in marks.items() if value == label), f"\x00{len(marks)}\x00")
+        marks[mark] = label
+        return mark
+
     for name in sorted(fields, key=len, reverse=True):
-        mark = f"\x00{len(marks)}\x00"
-        marked = re.sub(rf"(?<![\w.'\"]){re.escape(name)}(?![\w'\"])", mark, msg)
-        if marked != msg:
-            marks[mark], msg = fields[name], marked
+        msg = re.sub(rf"(?<![\w.'\"])({re.escape(name)})((?:\.[A-Za-z_]\w*)*)(?![\w'\"])", _mark, msg)
     for item in sorted(set(_strings(error.get("input"))), key=len, reverse=True):
         if len(item) >= 3:
             msg = msg.replace(repr(item), "<value>")
