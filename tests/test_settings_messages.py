@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,8 @@ from pydantic import BaseModel, ValidationError
 
 from hardening import (
     AccessLogConfig,
+    AppSettings,
+    HardeningSettings,
     HealthConfig,
     LoggingConfig,
     ProxyConfig,
@@ -21,6 +24,7 @@ from hardening import (
     check_settings,
 )
 from hardening.csrf import CSRFConfig
+from hardening.findings import Finding
 from hardening.httpsredirect import HTTPSRedirectConfig
 
 DEV = {"HARDENING_ENVIRONMENT": "development"}
@@ -96,3 +100,17 @@ def test_no_validator_in_the_modules_of_this_change_writes_a_variable_name() -> 
     ]  # fmt: skip
     found = [hit for name in modules for hit in _validator_literals(SRC / name)]
     assert found == []
+
+
+def test_a_rule_names_the_setting_and_the_loader_adds_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    def toy_rule(settings: Any) -> Iterator[Finding]:
+        yield Finding(id="TOY-001", severity="warning", message="toy rule fired", setting="cors.max_age")
+
+    monkeypatch.setattr(HardeningSettings, "rules", (*HardeningSettings.rules, toy_rule))
+    report = check_settings(environ={"HARDENING_ENVIRONMENT": "production"})
+    [problem] = [p for p in report.problems if p.rule_id == "TOY-001"]
+    assert problem.env_var == "HARDENING_CORS__MAX_AGE"
+    assert "TOY-001 setting cors.max_age (HARDENING_CORS__MAX_AGE)" in report.text()
+    nested = check_settings(AppSettings, environ={"HARDENING_ENVIRONMENT": "production"})
+    [problem] = [p for p in nested.problems if p.rule_id == "TOY-001"]
+    assert (problem.setting, problem.env_var) == ("hardening.cors.max_age", "HARDENING_CORS__MAX_AGE")

@@ -11,6 +11,7 @@ both empty.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -94,6 +95,8 @@ def _rule_problems(findings: Iterable[Finding], nested: bool) -> list[SettingsPr
     problems = []
     for finding in findings:
         row = rows.get(finding.setting)
+        if row is not None and not finding.env_var:  # a rule names the setting; the loader, its variable
+            finding = dataclasses.replace(finding, env_var=row.env)
         problem = SettingsProblem.from_finding(finding, description=row.description if row else "")
         if nested and row is not None and finding.env_var.startswith("HARDENING_"):
             problem = _with_setting(problem, "hardening." + problem.setting)
