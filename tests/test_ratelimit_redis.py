@@ -44,6 +44,7 @@ def make_config(uri: str, **overrides: Any) -> RateLimitConfig:
         "connect_timeout": 0.1,
         "failure_threshold": 3,
         "recovery_probes": 2,
+        "recovery_time": 0.2,
         "probe_interval": 0.2,
         "probe_timeout": 0.2,
         "workers": 1,
@@ -220,7 +221,8 @@ async def test_redis_down_at_start_up_then_promoted(
             took = await wait_until(lambda: limiter.state == "closed", limiter.breaker.recovery_bound() + 1)
             assert took <= limiter.breaker.recovery_bound() + MARGIN
             before = evalsha_calls(redis_server)
-            assert (await client.get("/")).status_code == 200  # Redis is empty: a fresh window
+            # The fallback's 5 were handed to Redis on closing: no fresh window.
+            assert (await client.get("/")).status_code == 429
             assert evalsha_calls(redis_server) > before
             assert limiter.health().status == "pass"
 
@@ -241,8 +243,8 @@ async def test_redis_killed_under_traffic_and_restarted_empty(
         assert ticker.max_gap < LOOP_LAG_LIMIT
         assert limiter.state in ("open", "half_open")
         assert len(degraded_events(caplog)) == 1
-        # The fallback counts from zero with the full quota (workers=1): 20 pass, then 429.
-        assert [s for s, _ in during].count(200) == 20
+        # The fallback already counted the 5 Redis admitted (workers=1): 15 more pass, then 429.
+        assert [s for s, _ in during].count(200) == 15
         assert statuses[-1] == 429
 
         assert limiter.breaker is not None
@@ -250,7 +252,7 @@ async def test_redis_killed_under_traffic_and_restarted_empty(
         await client.get("/")
         assert limiter.breaker.calls == calls_while_open  # zero Redis calls while open
 
-        redis_server.start()  # empty: scripts must be reloaded (NOSCRIPT), counters restart
+        redis_server.start()  # empty: scripts reloaded (NOSCRIPT); the fallback's 15 handed over
         await wait_until(lambda: limiter.state == "closed", limiter.breaker.recovery_bound() + 1)
         assert (await client.get("/")).status_code == 200
         assert limiter.stats()["decisions"]["allowed"] >= 6
@@ -270,7 +272,7 @@ async def test_never_answering_redis_is_cut_off_at_the_deadline(redis_server: Re
             assert limiter.state == "open"
             assert limiter.breaker is not None
             assert limiter.breaker.errors["TimeoutError"] >= 3
-            assert [s for s, _ in results].count(200) == 5  # fallback quota, full (workers=1)
+            assert [s for s, _ in results].count(200) == 4  # the fallback's quota, less the one Redis admitted
 
             proxy.mode = "pass"
             await wait_until(lambda: limiter.state == "closed", limiter.breaker.recovery_bound() + 1)

@@ -247,8 +247,8 @@ class RateLimitConfig(LayerConfig):
     key_func: Callable[..., Any] | None = Field(default=None, exclude=True)
     """A default key callable ``(scope) -> str | None`` (sync or async), used instead of
     ``key`` when set."""
-    api_key_header: str = "x-api-key"
-    """The header carrying the API key for ``key = "api_key"``."""
+    api_key_header: str = Field(default="x-api-key", json_schema_extra={"secret": False})
+    """The header carrying the API key for ``key = "api_key"`` (its name: not a secret)."""
     ipv6_prefix: int = Field(default=64, ge=1, le=128)
     """IPv6 clients are grouped by this prefix length: one user owns a whole /64."""
     unknown_client: Literal["shared", "reject"] = "shared"
@@ -276,10 +276,20 @@ class RateLimitConfig(LayerConfig):
     """Consecutive store failures that open the circuit breaker."""
     recovery_probes: int = Field(default=3, ge=1)
     """Consecutive good background probes that close the breaker again."""
+    recovery_time: float = Field(default=3.0, ge=0, le=600)
+    """The least seconds the good probes must span before the breaker closes, so a
+    flapping store settles in "open" instead of cycling."""
     probe_interval: float = Field(default=1.0, gt=0, le=300)
-    """Seconds between background probes while the breaker is open (with jitter)."""
+    """Seconds before the first probe after the breaker opens (with +/-20% jitter); it
+    doubles each time the breaker re-opens within ``max_probe_interval`` of closing."""
+    max_probe_interval: float = Field(default=30.0, gt=0, le=3600)
+    """The longest probe interval the doubling reaches."""
     probe_timeout: float = Field(default=0.5, gt=0, le=30)
-    """Seconds one probe may take."""
+    """Seconds the start-up warm-up, and a probe, may spend connecting and loading the
+    scripts (the probe's write then has ``deadline``, like a request)."""
+    redis_warm_connections: int = Field(default=16, ge=0)
+    """Redis connections opened at start-up (lifespan), so first requests do not pay
+    for connecting."""
     redis_max_connections: int = Field(default=50, ge=1)
     """The Redis connection pool size per worker."""
     key_prefix: str = "hardening-rl"

@@ -10,19 +10,20 @@ import math
 import os
 import re
 import weakref
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
+import anyio
 from starlette.types import Scope
 
 from hardening.clientip import ClientResolver, ProxyConfig
 from hardening.errors import ConfigurationError
-from hardening.ratelimit.breaker import CircuitBreaker
+from hardening.ratelimit.breaker import CircuitBreaker, is_storage_error
 from hardening.ratelimit.config import PolicyOptions, RateLimitConfig, storage_kind
 from hardening.ratelimit.policy import Policy, PolicyTable, key_functions, template_pattern
-from hardening.ratelimit.stores import LimitsStore, MemoryStore, RedisStore, Store
+from hardening.ratelimit.stores import Charge, LimitsStore, MemoryStore, RedisStore, Store
 from hardening.ratelimit.windows import Limit, Outcome
 
 __all__ = ("Decision", "LimiterHealth", "RateLimiter", "active_limiters")
@@ -138,11 +139,16 @@ class RateLimiter:
                 deadline=config.deadline,
                 failure_threshold=config.failure_threshold,
                 recovery_probes=config.recovery_probes,
+                recovery_time=config.recovery_time,
                 probe_interval=config.probe_interval,
+                max_probe_interval=config.max_probe_interval,
                 probe_timeout=config.probe_timeout,
                 on_state_change=on_state_change,
-                on_close=self.fallback.clear,
+                on_close=self._hand_over,
             )
+        # What the fallback admitted while the breaker was open, per key: handed to the
+        # store when it closes, so recovering never gives a client a fresh window.
+        self._owed: OrderedDict[str, list[Any]] = OrderedDict()
         self.store = store
         self._memory = store if isinstance(store, MemoryStore) else None  # decided without awaiting
         self.table = self._build_table()
@@ -221,8 +227,13 @@ class RateLimiter:
         if self.breaker is None:
             outcome = await self.store.acquire(keys, policy.limits, policy.strategy, policy.cost)
             return self._conclude(policy, outcome)
+        fallback = self.fallback
         answer = await self.breaker.acquire(keys, policy.limits, policy.strategy, policy.cost)
         if answer is not None:
+            if answer.allowed:  # the fallback counts this worker's share all the time
+                fallback.acquire_now(
+                    keys, policy.fallback_limits, policy.strategy, policy.cost, fallback.clock(), force=True
+                )
             return self._conclude(policy, answer)
         mode = policy.failure_mode
         if mode == "open":
@@ -231,9 +242,46 @@ class RateLimiter:
         if mode == "closed":
             self._counters["rejected_on_error"] += 1
             return Decision("unavailable", policy, None, degraded=True)
-        fallback = self.fallback
         outcome = fallback.acquire_now(keys, policy.fallback_limits, policy.strategy, policy.cost, fallback.clock())
+        if outcome.allowed:
+            self._owe(keys, policy)
         return self._conclude(policy, outcome, degraded=True)
+
+    def _owe(self, keys: tuple[str, ...], policy: Policy) -> None:
+        """Remember a request the fallback admitted, for the store (bounded like the fallback)."""
+        owed = self._owed
+        for key, limit in zip(keys, policy.limits, strict=True):
+            entry = owed.get(key)
+            if entry is None:
+                owed[key] = [limit, policy.strategy, policy.cost]
+                if len(owed) > self.fallback.max_keys:
+                    owed.popitem(last=False)
+            else:
+                entry[2] += policy.cost
+
+    async def _hand_over(self) -> None:
+        """Add what the fallback admitted while open to the store, in one round trip."""
+        charges = [Charge(key, limit, strategy, cost) for key, (limit, strategy, cost) in self._owed.items()]
+        await self.store.record(charges)
+        self._owed.clear()
+
+    async def start(self) -> None:
+        """Warm up at start-up: open pooled connections and load the scripts.
+
+        Bounded by ``probe_timeout``; a store that is down then opens the breaker at
+        once (requests are decided by the failure modes until a probe succeeds), and
+        the app starts anyway.
+        """
+        breaker = self.breaker
+        if breaker is None:
+            return
+        try:
+            with anyio.fail_after(self.config.probe_timeout):
+                await self.store.prepare(self.config.redis_warm_connections)
+        except Exception as exc:
+            if not is_storage_error(exc):
+                raise
+            breaker.open_now(exc)
 
     def decide_now(self, policy: Policy, scope: Scope) -> Decision | None:
         """Decide one request without awaiting, or return ``None`` when that needs an ``await``.

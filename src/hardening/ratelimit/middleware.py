@@ -3,8 +3,9 @@
 Rejected requests get a problem+json 429 (``rate-limited``) with ``Retry-After`` and the
 rate-limit headers; in the ``closed`` failure mode a 503 (``temporary-reduced-capacity``).
 Admitted requests get the headers added to their ``http.response.start``; the body is
-never touched, so streaming responses stream. WebSocket scopes pass through; on lifespan
-shutdown the limiter's probe and connections are closed.
+never touched, so streaming responses stream. WebSocket scopes pass through; at lifespan
+start-up the limiter warms up (connects, loads its scripts), at shutdown its probe and
+connections are closed.
 """
 
 from __future__ import annotations
@@ -206,7 +207,9 @@ class RateLimitMiddleware:
     def _lifespan_receive(self, receive: Receive) -> Receive:
         async def wrapped() -> Message:
             message = await receive()
-            if message["type"] == "lifespan.shutdown":
+            if message["type"] == "lifespan.startup":
+                await self.limiter.start()
+            elif message["type"] == "lifespan.shutdown":
                 await self.limiter.aclose()
             return message
 

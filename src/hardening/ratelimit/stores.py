@@ -11,9 +11,12 @@ Limits are "all or none": a request rejected by one limit consumes none of the o
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from hardening._imports import require
@@ -24,6 +27,7 @@ if TYPE_CHECKING:
     from limits import RateLimitItem
 
 __all__ = (
+    "Charge",
     "Limit",
     "LimitResult",
     "LimitsStore",
@@ -35,6 +39,23 @@ __all__ = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """Requests admitted elsewhere, to be added to one key's counter.
+
+    Attributes:
+        key: The storage key.
+        limit: Its limit.
+        strategy: Its strategy.
+        cost: The units to add.
+    """
+
+    key: str
+    limit: Limit
+    strategy: Strategy
+    cost: int
+
+
 class Store(Protocol):
     """The interface every counter store implements."""
 
@@ -44,6 +65,14 @@ class Store(Protocol):
 
     async def ping(self) -> None:
         """Raise when the store cannot serve decisions (used by the recovery probe)."""
+        ...  # pragma: no cover
+
+    async def prepare(self, connections: int = 1) -> None:
+        """Open ``connections`` connections and load what decisions need (start-up, probes)."""
+        ...  # pragma: no cover
+
+    async def record(self, charges: Sequence[Charge]) -> None:
+        """Add requests admitted elsewhere (by the fallback) to the store's counters."""
         ...  # pragma: no cover
 
     async def aclose(self) -> None:
@@ -119,6 +148,15 @@ class MemoryStore:
     async def ping(self) -> None:
         """Memory is always available."""
 
+    async def prepare(self, connections: int = 1) -> None:
+        """Nothing to open."""
+
+    async def record(self, charges: Sequence[Charge]) -> None:
+        """Charge each key (see :class:`Charge`)."""
+        now = self.clock()
+        for charge in charges:
+            self.acquire_now((charge.key,), (charge.limit,), charge.strategy, charge.cost, now, force=True)
+
     async def aclose(self) -> None:
         """Nothing to release."""
 
@@ -141,7 +179,7 @@ class RedisStore:
 
     Args:
         uri: An ``async+redis://``, ``async+rediss://`` or ``async+redis+unix://`` URI.
-        connect_timeout: Seconds to wait for a TCP connection.
+        connect_timeout: Seconds to open a connection, and to wait for a free one.
         socket_timeout: Seconds to wait for a reply (the probe's timeout bounds it too).
         max_connections: The pool size.
         key_prefix: Prefix of every key this store writes.
@@ -159,19 +197,53 @@ class RedisStore:
         aioredis = require("redis.asyncio", extra="redis", feature="rate limiting with Redis")
         retry_mod = require("redis.asyncio.retry", extra="redis", feature="rate limiting with Redis")
         backoff = require("redis.backoff", extra="redis", feature="rate limiting with Redis")
+        self._errors = require("redis.exceptions", extra="redis", feature="rate limiting with Redis")
+        # No CLIENT SETINFO on connect: a new connection costs the TCP handshake alone.
+        quiet: dict[str, Any] = (
+            {"driver_info": None}
+            if "driver_info" in inspect.signature(aioredis.connection.AbstractConnection.__init__).parameters
+            else {"lib_name": None, "lib_version": None}
+        )
         pool = aioredis.BlockingConnectionPool.from_url(
             _redis_url(uri),
             max_connections=max_connections,
-            timeout=socket_timeout,
+            timeout=connect_timeout,
             socket_connect_timeout=connect_timeout,
             socket_timeout=socket_timeout,
             retry=retry_mod.Retry(backoff.NoBackoff(), 0),
+            **quiet,
         )
         self.pool: Any = pool
         self.client: Any = aioredis.Redis(connection_pool=pool)
         self.key_prefix = key_prefix
         self._scripts = {name: self.client.register_script(body) for name, body in SCRIPTS.items()}
         self._probe_key = [f"{key_prefix}:{{probe}}"]
+
+    async def _run(self, strategy: Strategy, keys: Sequence[str], args: Sequence[int | str]) -> Any:
+        """Run a decision script on one pooled connection (one round trip).
+
+        ``NOSCRIPT`` (Redis restarted empty) loads the script on the same connection; a
+        connection whose reply may be half read (timeout, cancellation) is closed, never
+        reused.
+        """
+        script = self._scripts[strategy]
+        connection = await self.pool.get_connection()
+        try:
+            await connection.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
+            try:
+                return await connection.read_response()
+            except self._errors.NoScriptError:
+                await connection.send_command("SCRIPT", "LOAD", script.script)
+                await connection.read_response()
+                await connection.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
+                return await connection.read_response()
+        except self._errors.ResponseError:
+            raise  # a whole reply was read: the connection is fine
+        except BaseException:
+            await connection.disconnect()  # a reply may be half read: never reuse it
+            raise
+        finally:
+            await self.pool.release(connection)
 
     async def acquire(
         self,
@@ -197,7 +269,7 @@ class RedisStore:
         for limit in limits:
             args.append(limit.amount)
             args.append(limit.window * 1000)
-        reply = await self._scripts[strategy](keys=list(keys), args=args)
+        reply = await self._run(strategy, keys, args)
         results = tuple(
             LimitResult(int(reply[1 + 2 * i]), max(0, int(reply[2 + 2 * i])) / 1000.0) for i in range(len(limits))
         )
@@ -210,7 +282,37 @@ class RedisStore:
         ``noeviction``, a read-only replica after a failover) or cannot run scripts
         fails here as it would on the request path.
         """
-        await self._scripts["fixed-window"](keys=self._probe_key, args=["", 1, 1, 1, 1000])
+        await self._run("fixed-window", self._probe_key, ["", 1, 1, 1, 1000])
+
+    async def prepare(self, connections: int = 1) -> None:
+        """Open ``connections`` pooled connections and load the scripts (one round trip).
+
+        The limiter does this at start-up and before each probe's decisive write, under
+        its own timeout, so the per-call deadline covers commands, not connecting.
+        """
+        opened = await asyncio.gather(
+            *(self.pool.get_connection() for _ in range(max(1, connections))), return_exceptions=True
+        )
+        for connection in opened:
+            if not isinstance(connection, BaseException):
+                await self.pool.release(connection)
+        for connection in opened:
+            if isinstance(connection, BaseException):
+                raise connection
+        pipe = self.client.pipeline(transaction=False)
+        for body in SCRIPTS.values():
+            pipe.script_load(body)
+        await pipe.execute()
+
+    async def record(self, charges: Sequence[Charge]) -> None:
+        """Add what the fallback admitted to Redis' counters, in one pipelined round trip."""
+        if not charges:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for charge in charges:
+            args = ["", charge.cost, 1, charge.limit.amount, charge.limit.window * 1000]
+            await self._scripts[charge.strategy](keys=[charge.key], args=args, client=pipe)
+        await pipe.execute()
 
     async def aclose(self) -> None:
         """Close the client and every pooled connection."""
@@ -272,6 +374,15 @@ class LimitsStore:
         if not await self.storage.check():
             msg = "rate-limit storage check failed"
             raise ConnectionError(msg)
+
+    async def prepare(self, connections: int = 1) -> None:
+        """Check the storage (``limits`` connects by itself)."""
+        await self.ping()
+
+    async def record(self, charges: Sequence[Charge]) -> None:
+        """Hit each key through ``limits`` (one round trip per charge)."""
+        for charge in charges:
+            await self._strategies[charge.strategy].hit(self._item(charge.limit), charge.key, cost=charge.cost)
 
     async def aclose(self) -> None:
         """``limits`` storages hold no resource that needs closing here."""
