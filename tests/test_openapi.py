@@ -308,3 +308,14 @@ def test_json_integer_accepts_exactly_what_its_schema_accepts(value: object) -> 
     else:
         by_model = True
     assert by_model is by_schema, value
+
+
+@pytest.mark.anyio
+async def test_swagger_ui_without_the_headers_layer_has_no_nonce_attribute() -> None:
+    api = FastAPI(title="Bare", docs_url=None, redoc_url=None)
+    serve_swagger_ui(api)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://localhost") as client:
+        page = await client.get("/docs")
+    assert page.status_code == 200
+    assert "nonce=" not in page.text
+    assert '<script src="/docs/assets/swagger-ui-bundle.js">' in page.text

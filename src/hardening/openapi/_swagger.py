@@ -21,7 +21,6 @@ from starlette.staticfiles import StaticFiles
 
 from hardening._imports import require
 from hardening.errors import ConfigurationError
-from hardening.headers import csp_nonce
 
 __all__ = ("SWAGGER_ASSETS", "serve_swagger_ui", "swagger_ui_html")
 
@@ -38,10 +37,9 @@ _DEFAULTS: Final[Mapping[str, Any]] = {
 
 
 def _nonce_of(request: Request) -> str | None:
-    try:
-        return csp_nonce(request) or None
-    except LookupError:  # the security-headers layer did not run, or its policy has no nonce
-        return None
+    """The nonce the security-headers layer put in ``request.state.csp_nonce``, if it ran."""
+    nonce = getattr(request.state, "csp_nonce", None)
+    return nonce if isinstance(nonce, str) and nonce else None
 
 
 def _script_json(value: Any) -> str:
