@@ -19,6 +19,7 @@ from starlette.types import ASGIApp
 
 from hardening import HardeningSettings
 from hardening.problems import PROBLEM_CONTENT_TYPE
+from tests.extras import import_extra
 from tests.uvicorn_server import ThreadServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.needs_extras]
@@ -40,14 +41,14 @@ def settings(limited_path: str, methods: tuple[str, ...] = ()) -> HardeningSetti
 
 
 def build_litestar() -> ASGIApp:
-    pytest.importorskip("litestar")
+    import_extra("litestar", "the test dependency group")
     from examples.litestar_app import build
 
     return build(settings("/reports/expensive"))
 
 
 def build_django() -> ASGIApp:
-    pytest.importorskip("django")
+    import_extra("django", "the test dependency group")
     from examples.django_app.asgi import build
 
     return build(settings("/items", ("POST",)))

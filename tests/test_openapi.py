@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import httpx
-import jsonschema
 import pytest
 from fastapi import APIRouter, Depends, FastAPI, HTTPException
 from hypothesis import given
@@ -25,6 +24,9 @@ from hardening.openapi import (
 from hardening.problems import PROBLEM_CONTENT_TYPE
 from hardening.ratelimit import RateLimitDependency
 from hardening.testing import audit_app
+from tests.extras import import_extra
+
+jsonschema = import_extra("jsonschema", "the test dependency group")
 
 pytestmark = pytest.mark.needs_extras
 
