@@ -66,6 +66,7 @@ class _Compiled:
         "expose",
         "headers",
         "headers_value",
+        "listed",
         "matcher",
         "max_age",
         "methods",
@@ -99,6 +100,12 @@ class _Compiled:
         if self.expose:
             wildcard_pairs.append((b"access-control-expose-headers", self.expose))
         self.not_allowed: tuple[tuple[bytes, bytes], ...] = tuple(wildcard_pairs) if self.wildcard else ()
+        # The answers for the origins listed by name (and 'null'), computed once here.
+        self.listed = {
+            entry.encode(): self._pairs(entry.encode())
+            for entry in policy.allow_origins
+            if entry != "*" and "://*." not in entry
+        }
 
     def allows(self, origin: str) -> bool:
         """Whether the Origin header value ``origin`` is allowed by this policy."""
@@ -109,8 +116,14 @@ class _Compiled:
 
         ``origin`` is the raw Origin header (``None`` when absent).
         """
-        if origin is None or not self.allows(origin.decode("latin-1")):
+        if origin is None:
             return self.not_allowed
+        listed = self.listed.get(origin)
+        if listed is not None:
+            return listed
+        return self._pairs(origin) if self.allows(origin.decode("latin-1")) else self.not_allowed
+
+    def _pairs(self, origin: bytes) -> tuple[tuple[bytes, bytes], ...]:
         pairs = [(b"access-control-allow-origin", b"*" if self.wildcard else origin)]
         if self.credentials:
             pairs.append((b"access-control-allow-credentials", b"true"))

@@ -47,6 +47,8 @@ def _classify(content_type: bytes | None) -> ProfileName:
 
 def is_local_host(host: str) -> bool:
     """Return whether ``host`` (a Host header, port allowed) names this machine."""
+    if host[:1].isalpha() and "localhost" not in host.lower():
+        return False  # the usual case: a name (an IP literal starts with a digit, '[' or ':')
     host = host.strip().lower()
     if host.startswith("["):
         host = host[1 : host.find("]")] if "]" in host else host[1:]
