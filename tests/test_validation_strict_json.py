@@ -13,9 +13,10 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from hypothesis import given
 from hypothesis import strategies as st
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -24,6 +25,13 @@ from starlette.routing import Route
 from hardening.validation import install_problem_handlers, json_pointer, parse_body
 
 NON_FINITE = ("NaN", "Infinity", "-Infinity", "1e999999", "-1e999999", "2e308")
+
+
+class Strict(BaseModel):
+    """A FastAPI body model that refuses non-finite floats itself."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+    value: float
 
 
 class Reading(BaseModel):
@@ -129,3 +137,20 @@ async def test_any_document_with_one_non_finite_number_is_refused_at_its_place(d
     assert refused.status_code == 422, raw
     [error] = refused.json()["errors"]
     assert error["pointer"] == json_pointer(("body", *path, key))
+
+
+@pytest.mark.anyio
+async def test_fastapi_models_refuse_non_finite_numbers_with_allow_inf_nan_off() -> None:
+    """What the docs advise for FastAPI, which parses the body itself: a 422 at the field."""
+    api = FastAPI()
+    install_problem_handlers(api)
+
+    @api.post("/strict")
+    async def strict(body: Strict) -> dict[str, float]:
+        return {"value": body.value}
+
+    transport = httpx.ASGITransport(app=api)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        response = await http.post("/strict", content='{"value": NaN}', headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert [error["pointer"] for error in response.json()["errors"]] == ["/body/value"]
