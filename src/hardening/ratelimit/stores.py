@@ -335,10 +335,13 @@ class LimitsStore:
     """
 
     def __init__(self, uri: str, *, key_prefix: str = "hardening-rl") -> None:
-        storage_mod = require("limits.aio.storage", extra="ratelimit", feature="rate limiting")
+        storage_mod = require("limits.storage", extra="ratelimit", feature="rate limiting")
         strategies = require("limits.aio.strategies", extra="ratelimit", feature="rate limiting")
         self._limits = require("limits", extra="ratelimit", feature="rate limiting")
-        self.storage: Any = storage_mod.storage_from_string(uri, wrap_exceptions=True)
+        options: dict[str, Any] = {"wrap_exceptions": True}
+        if uri.startswith("async+redis"):  # Sentinel, Cluster: through redis-py, like RedisStore
+            options["implementation"] = "redispy"
+        self.storage: Any = storage_mod.storage_from_string(uri, **options)
         self._strategies: dict[str, Any] = {
             "fixed-window": strategies.FixedWindowRateLimiter(self.storage),
             "moving-window": strategies.MovingWindowRateLimiter(self.storage),
@@ -370,14 +373,15 @@ class LimitsStore:
         return Outcome(allowed, tuple(results))
 
     async def ping(self) -> None:
-        """Raise unless ``limits``' ``check()`` passes."""
-        if not await self.storage.check():
-            msg = "rate-limit storage check failed"
-            raise ConnectionError(msg)
+        """Do what a request does: hit a probe key (a write with a TTL) through ``limits``."""
+        probe = self._limits.RateLimitItemPerSecond(1_000_000, 1, namespace=self.key_prefix)
+        await self._strategies["fixed-window"].hit(probe, "{probe}")
 
     async def prepare(self, connections: int = 1) -> None:
         """Check the storage (``limits`` connects by itself)."""
-        await self.ping()
+        if not await self.storage.check():
+            msg = "rate-limit storage check failed"
+            raise ConnectionError(msg)
 
     async def record(self, charges: Sequence[Charge]) -> None:
         """Hit each key through ``limits`` (one round trip per charge)."""
