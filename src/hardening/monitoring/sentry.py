@@ -112,7 +112,9 @@ def _is_client_error(hint: dict[str, Any] | None) -> bool:
 def _is_disconnect(hint: dict[str, Any] | None) -> bool:
     """Whether the event is about a client that went away (never reported)."""
     exc_info = (hint or {}).get("exc_info")
-    return bool(exc_info) and is_client_gone(exc_info[1])
+    if not exc_info:
+        return False
+    return is_client_gone(exc_info[1])
 
 
 def _name_unmatched(item: dict[str, Any]) -> dict[str, Any]:
