@@ -63,6 +63,7 @@ def banner(environ: dict[str, str], host: str, port: int, python: str = sys.exec
         "",
         "Try:",
         f"  {base}/                      the dashboard (CSP nonce script)",
+        f"  {base}/docs                  the API docs (Swagger UI under a strict CSP; {base}/openapi.json)",
         f"  curl {base}/readyz           readiness (database, Redis, ERP)",
         f"  curl {base}/health           detailed health (details need HARDENING_HEALTH__DETAILS)",
         f"  curl {base}/api/operations",

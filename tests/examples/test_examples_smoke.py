@@ -191,6 +191,7 @@ def test_demo_defaults_and_banner(tmp_path: Path) -> None:
         "127.0.0.1", 8000,
     )  # fmt: skip
     assert "http://127.0.0.1:8000/readyz" in text
+    assert "http://127.0.0.1:8000/docs" in text
     assert "pw-canary" not in text
     assert "redis-canary" not in text
 
