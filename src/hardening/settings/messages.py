@@ -53,6 +53,8 @@ def validation_problems(cls: type[BaseModel], exc: ValidationError, ctx: LoadCon
         across_fields = row is not None and row.kind == "model" and error["type"] in _SAFE_TYPES_WITH_CUSTOM_MSG
         # a model validator names its fields by their own names; say which settings they are
         fields = _field_labels(row, full) if across_fields and row is not None else {}
+        if row is not None and row.env + "__" in str(error.get("msg", "")):
+            fields = {}  # the message names its variables itself (a start-up check's message)
         message = _safe_message(
             error, secret=bool(row and (row.secret or is_sensitive_key(row.path[-1]))), fields=fields
         )
