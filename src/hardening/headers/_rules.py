@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Final
 
 from hardening._config import env_var
 from hardening.findings import Finding, Rule
-from hardening.headers._profile import DOCS_PROFILE
 from hardening.headers.csp import NONCE_SOURCE, parse_policy
 
 if TYPE_CHECKING:
@@ -57,16 +56,15 @@ def csp_unsafe_inline_scripts(settings: RuleInput) -> Iterator[Finding]:
     """HARDENING-HDR-002: an enforced CSP lets inline scripts run (``'unsafe-inline'``).
 
     ``'unsafe-inline'`` next to a nonce or hash is ignored by browsers and not reported.
-    A ``docs`` CSP that was set is reported as a warning; the library's own default
-    docs CSP (Swagger UI's inline bootstrap, sent only on the docs routes of
-    ``path_profiles``) is not, so the default settings pass their own rules.
+    In the ``docs`` profile it is a warning. The defaults pass: every default profile,
+    the docs one included (self-hosted Swagger UI with nonces), is nonce-based.
     """
     headers = settings.headers
     if not headers.enabled:
         return
     for name in _PROFILES:
         text = headers.profile(name).csp
-        if text is None or (name == "docs" and text == DOCS_PROFILE.csp):
+        if text is None:
             continue
         directives = parse_policy(text)
         sources = directives.get("script-src") or directives.get("default-src") or ()
