@@ -92,3 +92,15 @@ def test_values_are_still_redacted_next_to_a_description() -> None:
     for rendered in (report.text(), report.to_json(), explained.text(), explained.to_json()):
         assert "pw-canary-73" not in rendered
     assert "postgresql://user:password@host:5432/db" in explained.to_json()
+
+
+def test_the_aiom_database_help_shows_its_placeholder() -> None:
+    """The issue's case: the AIOM settings help showed postgresql://[REDACTED]@host:5432/db."""
+    from examples.aiom.settings import AIOMSettings
+
+    env = {"HARDENING_ENVIRONMENT": "production"}
+    report = check_settings(AIOMSettings, environ=env)
+    explained = explain(AIOMSettings, environ=env)
+    for rendered in (explained.to_json(), report.text()):
+        assert "postgresql://user:password@host:5432/db" in rendered
+        assert "postgresql://[REDACTED]" not in rendered
