@@ -32,6 +32,7 @@ NOT_SETTINGS = 42
 @pytest.fixture
 def target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     (tmp_path / "cli_settings.py").write_text(MODULE)
+    (tmp_path / "broken_settings.py").write_text('raise RuntimeError("needs a missing service")\n')
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.chdir(tmp_path)
     return "cli_settings:Settings"
@@ -91,6 +92,7 @@ def test_example(target: str, capsys: pytest.CaptureFixture[str]) -> None:
     [
         (["env", "check", "no_colon"], "MODULE:SettingsClass"),
         (["env", "check", "no_such_module_xyz:Settings"], "cannot import module"),
+        (["env", "check", "broken_settings:Settings"], "(RuntimeError: needs a missing service)"),
         (["env", "check", "cli_settings:NOT_SETTINGS"], "is not a settings class"),
         (["env", "check", "cli_settings:Missing"], "is not a settings class"),
         (["env", "check", "cli_settings:Settings", "--env-file", "missing.env"], "does not exist"),

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings
 
+from hardening.redaction import redact_text
+
 __all__ = ("add_arguments", "run")
 
 
@@ -51,7 +53,8 @@ def _load_target(target: str) -> type[BaseSettings]:
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:
-        msg = f"cannot import module {module_name!r} ({type(exc).__name__})"
+        first = (str(exc).strip().splitlines() or ["no message"])[0]
+        msg = f"cannot import module {module_name!r} ({type(exc).__name__}: {redact_text(first)[:300]})"
         raise UsageError(msg) from None
     cls = getattr(module, attr, None)
     if not (isinstance(cls, type) and issubclass(cls, BaseSettings)):
