@@ -333,7 +333,9 @@ def test_timestamps_are_iso_utc_like_structlogs_and_records_stay_untouched() -> 
 
 
 @pytest.mark.parametrize("orjson_installed", [True, False])
-def test_json_lines_are_the_same_with_or_without_orjson(monkeypatch: pytest.MonkeyPatch, orjson_installed: bool) -> None:
+def test_json_lines_are_the_same_with_or_without_orjson(
+    monkeypatch: pytest.MonkeyPatch, orjson_installed: bool
+) -> None:
     """orjson is only the fast path of structlog's JSONRenderer: the lines read the same without it."""
     if orjson_installed:
         pytest.importorskip("orjson")  # in the test group: present in CI
@@ -347,3 +349,18 @@ def test_json_lines_are_the_same_with_or_without_orjson(monkeypatch: pytest.Monk
     assert line["keys"] == {"1": "one"}
     assert isinstance(line["when"], str)  # not serializable: its repr, through structlog's fallback
     assert "\\u" not in stream.getvalue()  # UTF-8 text, not ASCII escapes
+
+
+def test_the_timestamp_is_always_the_stampers_own() -> None:
+    """A ``timestamp`` passed by the caller never replaces the stamp (the redaction relies on it)."""
+    stream = setup()
+    logging.getLogger("lib").warning("x", extra={"timestamp": CANARY})
+    structlog.get_logger("app").warning("y", timestamp=CANARY)
+    structlog.contextvars.bind_contextvars(timestamp=CANARY)
+    try:
+        structlog.get_logger("app").warning("z")
+    finally:
+        structlog.contextvars.clear_contextvars()
+    assert CANARY not in stream.getvalue()
+    for line in lines(stream):
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z", line["timestamp"])

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import copy
+import json
+import re
 from collections import namedtuple
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import pytest
 from hypothesis import given
@@ -309,3 +313,102 @@ def test_many_distinct_texts_keep_being_redacted() -> None:
     from hardening import redaction
 
     assert len(redaction.default_redactor()._clean) <= redaction._MAX_CLEAN_TEXTS
+
+
+# Issue 22: credential formats, query and form parameters, registered secrets' encodings.
+
+from tests.redaction_shapes import FORMATS, QUERIES, Shape  # noqa: E402
+
+
+@pytest.mark.parametrize("shape", FORMATS, ids=[shape.name for shape in FORMATS])
+def test_each_credential_format_from_its_documentation_is_masked(shape: Shape) -> None:
+    shown = redact_text(shape.text)
+    assert shape.secret not in shown
+    assert REDACTED in shown
+    if not shape.text.startswith("-----"):
+        assert shown.split()[0] == shape.text.split()[0]  # the words around it stay
+
+
+@pytest.mark.parametrize("shape", QUERIES, ids=[shape.name for shape in QUERIES])
+def test_oauth_and_signed_url_parameters_are_masked_in_urls_and_form_bodies(shape: Shape) -> None:
+    assert shape.secret not in redact_text("GET /callback?" + shape.text)
+    assert shape.secret not in redact_text(shape.text)  # a raw query string or form body
+    assert shape.secret not in redact_url("https://api.example.com/cb?" + shape.text)
+
+
+def test_prose_and_header_forms_stay_as_they_were() -> None:
+    assert redact_text("Basic authentication failed for ann") == "Basic authentication failed for ann"
+    assert redact_text("Authorization: Bearer abc.def-123456") == f"Authorization: {REDACTED}"
+    assert redact_text("the bearer of bad news") == "the bearer of bad news"
+    assert redact_text("?page=2&sort=code&zipcode=75001") == "?page=2&sort=code&zipcode=75001"
+    assert redact_text("error code 42: retry") == "error code 42: retry"
+
+
+def test_sensitive_parameter_names_are_configurable() -> None:
+    from hardening.redaction import Redactor
+
+    redactor = Redactor()
+    assert redactor.redact_text("?session_hint=abc123&page=1") == f"?session_hint={REDACTED}&page=1"
+    assert redactor.redact_text("?otp=123456&page=1") == "?otp=123456&page=1"
+    generation = redactor.generation
+    redactor.add_sensitive_params("OTP")
+    assert redactor.generation != generation  # what was remembered is stale now
+    assert redactor.redact_text("?otp=123456&page=1") == f"?otp={REDACTED}&page=1"
+    assert "otp" in redactor.sensitive_params
+    assert Redactor(sensitive_params=()).redact_text("?code=abc") == "?code=abc"
+
+
+_ENCODINGS: dict[str, Any] = {
+    "verbatim": lambda secret, safe: secret,
+    "repr": lambda secret, safe: repr(secret),
+    "ascii": lambda secret, safe: ascii(secret),
+    "json": lambda secret, safe: json.dumps(secret),
+    "json, not ascii": lambda secret, safe: json.dumps(secret, ensure_ascii=False),
+    "percent-encoded": lambda secret, safe: quote(secret, safe=safe),
+    "percent-encoded, lower hex": lambda secret, safe: re.sub(
+        "%[0-9A-F]{2}", lambda m: m.group().lower(), quote(secret, safe=safe)
+    ),
+    "quote_plus": lambda secret, safe: quote_plus(secret, safe=safe),
+    "base64": lambda secret, safe: base64.b64encode(secret.encode()).decode(),
+    "base64, no padding": lambda secret, safe: base64.b64encode(secret.encode()).decode().rstrip("="),
+    "base64url": lambda secret, safe: base64.urlsafe_b64encode(secret.encode()).decode(),
+    "base64url, no padding": lambda secret, safe: base64.urlsafe_b64encode(secret.encode()).decode().rstrip("="),
+}
+
+
+@given(
+    secret=st.text(min_size=8, max_size=256),
+    encoding=st.sampled_from(sorted(_ENCODINGS)),
+    safe=st.text(alphabet="!$&'()*+,;=:@/", max_size=6),
+    prefix=st.text(max_size=40),
+    suffix=st.text(max_size=40),
+)
+def test_a_registered_secret_never_survives_in_any_encoding(
+    secret: str, encoding: str, safe: str, prefix: str, suffix: str
+) -> None:
+    """Any unicode secret, in any of the encodings, embedded in arbitrary text: nothing of it survives."""
+    register_secret(secret)
+    try:
+        shown = _ENCODINGS[encoding](secret, safe)
+        out = redact_text(prefix + shown + suffix)
+        assert shown not in out
+        assert secret not in out
+    finally:
+        _clear_registered_secrets()
+
+
+def _format_tokens() -> st.SearchStrategy[str]:
+    from hardening._credential_formats import CREDENTIAL_FORMATS
+
+    strategies = [
+        st.from_regex(expression, fullmatch=True) for name, expression in CREDENTIAL_FORMATS.items() if name != "basic"
+    ]
+    userpass = st.tuples(st.text(min_size=1, max_size=20), st.text(max_size=20))
+    basic = userpass.map(lambda pair: "Basic " + base64.b64encode(f"{pair[0]}:{pair[1]}".encode()).decode())
+    return st.one_of(*strategies, basic.filter(lambda token: len(token.rstrip("=")) >= 14))  # the rule wants 8+
+
+
+@given(token=_format_tokens(), prefix=st.text(max_size=30), suffix=st.text(max_size=30))
+def test_a_token_of_any_format_never_survives(token: str, prefix: str, suffix: str) -> None:
+    """Any token the formats describe (generated from their expressions), between words."""
+    assert token not in redact_text(f"{prefix} {token} {suffix}")

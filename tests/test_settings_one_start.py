@@ -104,12 +104,3 @@ def test_the_aiom_database_help_shows_its_placeholder() -> None:
     for rendered in (explained.to_json(), report.text()):
         assert "postgresql://user:password@host:5432/db" in rendered
         assert "postgresql://[REDACTED]" not in rendered
-
-
-def test_only_the_rules_that_read_the_failed_value_are_not_evaluated() -> None:
-    """A rule reading other header settings through the config's methods still runs."""
-    report = check_settings(environ={**PROD, "HARDENING_HEADERS__HSTS__MAX_AGE": "-1"})
-    notes = _not_evaluated(report)
-    assert notes
-    assert {setting for setting, _ in notes} == {"headers.hsts"}
-    assert all("hsts" in message for _, message in notes)

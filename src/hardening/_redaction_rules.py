@@ -8,15 +8,19 @@ in :class:`hardening.redaction.Redactor`.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Final
 
 __all__ = (
     "REDACTED",
     "SENSITIVE_KEY_PATTERN",
+    "SENSITIVE_PARAMS",
     "is_sensitive_key",
     "key_verdict",
     "may_name_sensitive_key",
+    "param_probe",
+    "query_masker",
     "redact_patterns",
     "redact_url",
 )
@@ -70,11 +74,28 @@ _COOKIE_HEADER: Final = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 """A ``Cookie:``/``Set-Cookie:`` header line: every cookie on it, not just the first pair."""
-_QUERY_PARAM: Final = re.compile(r"(?P<key>[?&;][^=&;#\s]+)=(?P<value>[^&;#\s]*)")
+_QUERY_PARAM: Final = re.compile(r"(?P<sep>^(?=[\w.~%+\-\[\]]+=)|[?&;])(?P<name>[^=&;#\s?]+)=(?P<value>[^&;#\s]*)")
+"""A query or form parameter: after ``?``, ``&`` or ``;``, or at the start of the text (a
+raw query string or form body, as Sentry's ``query_string`` holds it)."""
+
+SENSITIVE_PARAMS: Final = frozenset(
+    {
+        # OAuth 2.0 (RFC 6749), PKCE (RFC 7636), JWT assertions (RFC 7521/7523), OpenID Connect
+        *("code", "access_token", "refresh_token", "id_token", "client_secret", "code_verifier"),
+        *("assertion", "client_assertion", "subject_token", "actor_token", "device_code", "user_code"),
+        # signed URLs: AWS SigV4, Google Cloud Storage, Azure SAS, CloudFront
+        *("x-amz-signature", "x-amz-credential", "x-amz-security-token", "x-goog-signature"),
+        *("x-goog-credential", "sig", "signature", "policy"),
+        # generic names
+        *("key", "token", "pass", "pw", "pwd", "password", "secret", "auth", "api_key", "apikey"),
+    }
+)
+"""Query and form parameter names (exact, case-insensitive) whose values are masked, on
+top of every name :func:`is_sensitive_key` classes as sensitive."""
 _KEY_VALUE: Final = re.compile(
     r"(?<![\w-])(?P<key>[A-Za-z][\w.\-]{0,63})(?P<sep>[\"']?\s*[=:]\s*)"
     r"(?!\[REDACTED\])(?P<value>\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'"
-    r"|(?:Bearer|Basic|Digest|Token|Negotiate)\s+[^\s,;&}\]]+|(?:\[REDACTED\]|[^\s,;&}\]\"'])+)",
+    r"|(?:Bearer|Basic|Digest|Token|Negotiate)\s+(?:\[REDACTED\]|[^\s,;&}\]]+)|(?:\[REDACTED\]|[^\s,;&}\]\"'])+)",
     re.IGNORECASE,
 )
 
@@ -110,11 +131,23 @@ def is_sensitive_key(key: str) -> bool:
     return verdict
 
 
-def _mask_query(match: re.Match[str]) -> str:
-    key = match.group("key")
-    if is_sensitive_key(key[1:]) and match.group("value") != REDACTED:
-        return f"{key}={REDACTED}"
-    return match.group(0)
+def query_masker(params: frozenset[str]) -> Callable[[re.Match[str]], str]:
+    """Return the replacement of a query parameter: masked when its name is sensitive.
+
+    Args:
+        params: Lower-case parameter names masked exactly (:data:`SENSITIVE_PARAMS`).
+    """
+
+    def mask_query(match: re.Match[str]) -> str:
+        name = match["name"]
+        if match["value"] != REDACTED and (name.lower() in params or is_sensitive_key(name)):
+            return f"{match['sep']}{name}={REDACTED}"
+        return match.group(0)
+
+    return mask_query
+
+
+_MASK_QUERY: Final = query_masker(SENSITIVE_PARAMS)
 
 
 def _mask_pair(match: re.Match[str]) -> str:
@@ -130,11 +163,12 @@ def _mask_pair(match: re.Match[str]) -> str:
     return f"{match.group('key')}{match.group('sep')}{quote_char}{REDACTED}{quote_char}"
 
 
-def redact_url(url: str) -> str:
+def redact_url(url: str, mask_query: Callable[[re.Match[str]], str] = _MASK_QUERY) -> str:
     """Mask credentials and sensitive query parameters in ``url`` (or any text).
 
     Args:
         url: A URL such as ``postgresql://app:pw@db/app?sslpassword=x``.
+        mask_query: What replaces each query parameter (:func:`query_masker`).
 
     Returns:
         ``postgresql://[REDACTED]@db/app?sslpassword=[REDACTED]``.
@@ -143,8 +177,31 @@ def redact_url(url: str) -> str:
         url = _URL_CREDENTIALS.sub(lambda m: f"{m.group('scheme')}{REDACTED}@", url)
         url = _URL_ODD_PASSWORD.sub(lambda m: f"{m.group('scheme')}{REDACTED}@", url)
     if "=" in url:
-        url = _QUERY_PARAM.sub(_mask_query, url)
+        url = _QUERY_PARAM.sub(mask_query, url)
     return url
+
+
+def param_probe(params: frozenset[str]) -> re.Pattern[str]:
+    """Return a quick test for ``name=`` with a name of ``params``, for lower-case text."""
+    return re.compile(_trie({f"{name}=" for name in params}))
+
+
+def _trie(words: set[str]) -> str:
+    """Return one expression matching any of ``words``, factored by first character.
+
+    The engine tries alternatives one by one: a shared first character is compared once.
+    """
+    by_first: dict[str, set[str]] = {}
+    for word in words:
+        by_first.setdefault(word[:1], set()).add(word[1:])
+    branches = []
+    for first, rests in sorted(by_first.items()):
+        if rests == {""} or not first:
+            branches.append(re.escape(first))
+            continue
+        inner = _trie(rests - {""})
+        branches.append(f"{re.escape(first)}(?:{inner}{'|' if '' in rests else ''})")
+    return "|".join(branches)
 
 
 def may_name_sensitive_key(text: str) -> bool:
@@ -160,10 +217,10 @@ def may_name_sensitive_key(text: str) -> bool:
     return not text.isascii() or _SPREAD_SENSITIVE_WORDS.search(text.lower()) is not None
 
 
-def redact_patterns(text: str) -> str:
+def redact_patterns(text: str, mask_query: Callable[[re.Match[str]], str] = _MASK_QUERY) -> str:
     """Mask URL credentials, sensitive query parameters, cookie lines and pairs in ``text``."""
     if "@" in text or "=" in text:
-        text = redact_url(text)
+        text = redact_url(text, mask_query)
     if ":" in text:
         text = _COOKIE_HEADER.sub(lambda m: f"{m.group('key')}{m.group('sep')}{REDACTED}", text)
     if "=" in text or ":" in text:

@@ -8,8 +8,12 @@ Four rules, applied together:
   (``?token=...``) are masked inside any string;
 * ``key=value``, ``key: value`` and ``"key": "value"`` pairs with a sensitive key are
   masked inside any string (exception messages, ``repr`` of dicts, header dumps);
-* the exact secret values registered with :func:`register_secret` (the settings loader
-  registers every ``SecretStr`` it loads) are masked wherever they appear in a string.
+* the secret values registered with :func:`register_secret` (the settings loader
+  registers every secret field it loads) are masked wherever they appear in a string,
+  also escaped (``repr``, JSON), percent-encoded or in base64;
+* credentials in formats of a maintained secret-scanning rule set (JWTs, ``Bearer`` and
+  ``Basic`` anywhere, GitHub, Slack, Stripe, AWS, Google, OpenAI, Anthropic, PEM private
+  keys: see ``hardening._credential_formats``) are masked in any string.
 
 A :class:`Redactor` holds the policy's state: the registered secrets and what it knows
 needs no redaction. The module-level functions use the process's default one
@@ -27,24 +31,31 @@ import re
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Final, Generic, TypeVar
-from urllib.parse import quote
+from typing import Any, Final
 
+from hardening._credential_formats import CREDENTIAL_HINTS, CREDENTIALS, mask_credential
+from hardening._redaction_memo import RedactionMemo
 from hardening._redaction_rules import (
     REDACTED,
     SENSITIVE_KEY_PATTERN,
+    SENSITIVE_PARAMS,
     is_sensitive_key,
     key_verdict,
     may_name_sensitive_key,
+    param_probe,
+    query_masker,
     redact_patterns,
 )
 from hardening._redaction_rules import redact_url as _redact_url
+from hardening._secret_forms import base64_forms, secret_expression
 
 __all__ = (
     "REDACTED",
     "SENSITIVE_KEY_PATTERN",
+    "SENSITIVE_PARAMS",
     "RedactionMemo",
     "Redactor",
+    "add_sensitive_params",
     "default_redactor",
     "is_sensitive_key",
     "redact",
@@ -54,8 +65,6 @@ __all__ = (
     "register_secret",
     "registered_secret_count",
 )
-
-V = TypeVar("V")
 
 _MIN_SECRET_LENGTH: Final = 4
 _MAX_DEPTH: Final = 32
@@ -81,20 +90,42 @@ _REPR_QUOTES: Final = re.compile(r"^b?(['\"])(?P<name>.*)\1$")
 class Redactor:
     """The redaction policy and its state: registered secrets, and texts known to be clean.
 
-    Everything a redactor returns depends on its registered secrets; :attr:`generation`
-    changes whenever they do. What it remembers (short texts found clean, the entries of
-    its :meth:`memo` objects) is dropped when the generation changes, so a secret
-    registered later is masked on the next call, never served from memory.
+    Everything a redactor returns depends on its registered secrets and its sensitive
+    parameter names; :attr:`generation` changes whenever they do. What it remembers
+    (short texts found clean, the entries of its :meth:`memo` objects) is dropped when
+    the generation changes, so a secret registered later is masked on the next call,
+    never served from memory.
+
+    Args:
+        sensitive_params: Query and form parameter names (exact, case-insensitive) whose
+            values are masked, on top of every name :func:`is_sensitive_key` matches.
     """
 
-    __slots__ = ("_clean", "_generation", "_lock", "_pattern", "_secrets")
+    __slots__ = ("_clean", "_generation", "_lock", "_mask_query", "_params", "_pattern", "_probe", "_secrets")
 
-    def __init__(self) -> None:
+    def __init__(self, *, sensitive_params: Iterable[str] = SENSITIVE_PARAMS) -> None:
         self._lock = threading.Lock()
-        self._secrets: set[str] = set()
+        self._secrets: dict[str, tuple[str, ...]] = {}  # value -> its expression and base64 forms
         self._pattern: re.Pattern[str] | None = None
         self._clean: set[str] = set()
         self._generation = 0
+        self._set_params(frozenset(name.lower() for name in sensitive_params))
+
+    def _set_params(self, params: frozenset[str]) -> None:
+        self._params = params
+        self._mask_query = query_masker(params)
+        self._probe = param_probe(params)
+
+    @property
+    def sensitive_params(self) -> frozenset[str]:
+        """The query and form parameter names (lower case) masked exactly."""
+        return self._params
+
+    def add_sensitive_params(self, *names: str) -> None:
+        """Mask the values of query and form parameters with these names too."""
+        with self._lock:
+            self._set_params(self._params | {name.lower() for name in names})
+            self._changed()
 
     @property
     def generation(self) -> int:
@@ -103,28 +134,33 @@ class Redactor:
 
     @property
     def secret_count(self) -> int:
-        """How many secret values (and encoded forms) are registered, never the values."""
-        return len(self._secrets)
+        """How many secret values and base64 forms are registered, never the values."""
+        return sum(len(forms) for forms in self._secrets.values())
 
     def register_secret(self, value: str) -> None:
-        """Register an exact secret value to be masked in every output (see :func:`register_secret`)."""
+        """Register a secret value to be masked in every output (see :func:`register_secret`)."""
         if not isinstance(value, str) or len(value) < _MIN_SECRET_LENGTH:
             return
-        forms = {value, quote(value, safe="")}
         with self._lock:
-            if forms <= self._secrets:
+            if value in self._secrets:
                 return
-            self._secrets.update(forms)
-            ordered = sorted(self._secrets, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(item) for item in ordered))
+            encoded = sorted(base64_forms(value) - {value}, key=len, reverse=True)
+            self._secrets[value] = (secret_expression(value), *(re.escape(form) for form in encoded))
+            self._compile()
             self._changed()
 
     def forget_secrets(self) -> None:
         """Forget every registered secret (tests)."""
         with self._lock:
             self._secrets.clear()
-            self._pattern = None
+            self._compile()
             self._changed()
+
+    def _compile(self) -> None:
+        # Longer secrets first (one may start with another).
+        ordered = sorted(self._secrets.items(), key=lambda item: len(item[0]), reverse=True)
+        expressions = [expression for _, forms in ordered for expression in forms]
+        self._pattern = re.compile("|".join(expressions)) if expressions else None
 
     def _changed(self) -> None:
         self._generation += 1  # after the new pattern is in place, before clearing
@@ -149,7 +185,7 @@ class Redactor:
 
     def redact_url(self, url: str) -> str:
         """Mask credentials and sensitive query parameters in ``url`` (see :func:`redact_url`)."""
-        return _redact_url(url)
+        return _redact_url(url, self._mask_query)
 
     def redact_text(self, text: str) -> str:
         """Mask registered secrets, URL credentials and sensitive pairs in ``text`` (see :func:`redact_text`)."""
@@ -160,8 +196,13 @@ class Redactor:
         pattern = self._pattern
         if pattern is not None:
             text = pattern.sub(REDACTED, text)
-        if "@" in text or (("=" in text or ":" in text) and may_name_sensitive_key(text)):
-            text = redact_patterns(text)
+        if CREDENTIAL_HINTS.search(text) is not None:
+            text = CREDENTIALS.sub(mask_credential, text)
+        if "@" in text or (
+            ("=" in text or ":" in text)
+            and (may_name_sensitive_key(text) or ("=" in text and self._probe.search(text.lower()) is not None))
+        ):
+            text = redact_patterns(text, self._mask_query)
         # else: no URL credentials, and no key below could be a sensitive one
         if text is original and len(text) <= _MAX_CLEAN_TEXT_LENGTH and type(text) is str:
             self._remember_clean(text, generation)
@@ -238,50 +279,6 @@ class Redactor:
         return value if cleaned == shown else cleaned
 
 
-class RedactionMemo(Generic[V]):
-    """Values a caller derived from raw input through a :class:`Redactor`, while still valid.
-
-    Bounded (it starts over when full; long keys are never kept) and emptied as soon as
-    the redactor's :attr:`~Redactor.generation` changes, so nothing derived under older
-    secrets is served. Made by :meth:`Redactor.memo`.
-    """
-
-    __slots__ = ("_entries", "_generation", "_max_entries", "_max_key_length", "_redactor")
-
-    def __init__(self, redactor: Redactor, max_entries: int, max_key_length: int) -> None:
-        self._redactor = redactor
-        self._max_entries = max_entries
-        self._max_key_length = max_key_length
-        self._entries: dict[str | bytes, V] = {}
-        self._generation = redactor.generation
-
-    def __len__(self) -> int:
-        """How many entries are held."""
-        return len(self._entries)
-
-    def keys(self) -> list[str | bytes]:
-        """The keys held, oldest first."""
-        return list(self._entries)
-
-    def get(self, key: str | bytes, derive: Callable[[Any], V]) -> V:
-        """Return the value remembered for ``key``, or ``derive(key)`` (then remembered)."""
-        generation = self._redactor._generation
-        entries = self._entries
-        if generation != self._generation:
-            entries.clear()
-            self._generation = generation
-        try:
-            return entries[key]
-        except KeyError:
-            pass
-        value = derive(key)
-        if len(key) <= self._max_key_length and self._redactor._generation == generation:
-            if len(entries) >= self._max_entries:
-                entries.clear()
-            entries[key] = value
-        return value
-
-
 def _is_sensitive_pair_name(name: Any, extra: frozenset[str]) -> bool:
     """Whether ``name`` is the sensitive name of a ``(name, value)`` pair (ASGI headers)."""
     if isinstance(name, (bytes, bytearray)):
@@ -312,11 +309,13 @@ def default_redactor() -> Redactor:
 
 
 def register_secret(value: str) -> None:
-    """Register an exact secret value to be masked in every output.
+    """Register a secret value to be masked in every output, in the shapes it travels in.
 
-    Its URL-encoded form is registered too (secrets end up percent-encoded in DSNs).
-    Values shorter than four characters are ignored (masking them would mangle
-    ordinary text); the settings report flags such secrets as too short instead.
+    Worked out once, here: the value as itself, escaped as ``repr()``, ``ascii()`` and
+    JSON write it, percent-encoded whatever the safe set (either hex case, ``+`` for a
+    space), and its base64 and base64url encodings with and without padding. Values
+    shorter than four characters are ignored (masking them would mangle ordinary text);
+    the settings report flags such secrets as too short instead.
 
     Args:
         value: The secret, as it may appear in text.
@@ -325,8 +324,17 @@ def register_secret(value: str) -> None:
 
 
 def registered_secret_count() -> int:
-    """Return how many secret values (and encoded forms) are registered, never the values."""
+    """Return how many secret values and base64 forms are registered, never the values."""
     return _DEFAULT.secret_count
+
+
+def add_sensitive_params(*names: str) -> None:
+    """Mask the values of query and form parameters with these names too, in every output.
+
+    On top of :data:`SENSITIVE_PARAMS` and every name :func:`is_sensitive_key` matches;
+    exact, case-insensitive.
+    """
+    _DEFAULT.add_sensitive_params(*names)
 
 
 def _clear_registered_secrets() -> None:

@@ -137,7 +137,11 @@ def _redaction_processor(extra_keys: tuple[str, ...]) -> Callable[[Any, str, Eve
     redact_value = redactor(extra_keys=extra_keys)
 
     def redact_event(_logger: Any, _method: str, event_dict: EventDict) -> EventDict:
+        # The stamp is TimeStamper's own, written after every other field: no secret in it.
+        stamp = event_dict.pop("timestamp", None)
         result: EventDict = redact_value(event_dict)
+        if stamp is not None:
+            result["timestamp"] = stamp
         return result
 
     return redact_event
@@ -225,7 +229,8 @@ def configure_logging(settings: LoggingSettings, *, stream: TextIO | None = None
             structlog.dev.ConsoleRenderer(colors=_isatty(stream), exception_formatter=structlog.dev.plain_traceback),
         ]
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()],
+        # The stamp last, so "timestamp" is always the stamper's (the redaction skips it).
+        foreign_pre_chain=[*shared[:-1], structlog.stdlib.ExtraAdder(), shared[-1]],
         processors=final,
     )
     handler = logging.StreamHandler(stream)

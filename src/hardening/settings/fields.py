@@ -19,6 +19,7 @@ from pydantic import BaseModel, SecretBytes, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings
 
+from hardening.redaction import is_sensitive_key
 from hardening.settings.spec import SettingSpec, setting_spec
 
 __all__ = ("FieldRow", "Kind", "env_prefix", "expected_for", "field_table", "locate", "unwrap")
@@ -67,9 +68,17 @@ def _kind(annotation: Any) -> Kind:
     return "scalar"
 
 
-def _is_secret_type(annotation: Any) -> bool:
-    ann = unwrap(annotation)
-    return isinstance(ann, type) and issubclass(ann, (SecretStr, SecretBytes))
+def _is_secret(name: str, info: FieldInfo, spec: SettingSpec | None) -> bool:
+    """The one classification of secret fields: declared, a secret type, or text named like a secret."""
+    if spec is not None and spec.secret is not None:
+        return spec.secret
+    extra = info.json_schema_extra
+    if isinstance(extra, dict) and isinstance(extra.get("secret"), bool):  # Field(json_schema_extra={"secret": False})
+        return bool(extra["secret"])
+    ann = unwrap(info.annotation)
+    if not isinstance(ann, type):
+        return False
+    return issubclass(ann, (SecretStr, SecretBytes)) or (issubclass(ann, (str, bytes)) and is_sensitive_key(name))
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +126,8 @@ def _rows(cls: type[BaseModel], prefix: str, delimiter: str, path: tuple[str, ..
         env_part, aliased = _env_name(name, info)
         env = (env_part if aliased and not path else prefix + env_part).upper()
         kind = _kind(info.annotation)
-        row = FieldRow((*path, name), env, info, kind, _is_secret_type(info.annotation), setting_spec(info))
+        spec = setting_spec(info)
+        row = FieldRow((*path, name), env, info, kind, _is_secret(name, info, spec), spec)
         yield row
         if kind == "model":
             yield from _rows(unwrap(info.annotation), env + delimiter, delimiter, (*path, name))

@@ -39,12 +39,15 @@ class SettingSpec:
         example: An example value for ``.env.example`` (never for secrets).
         signing_key: The field is a key the service signs or encrypts with, so the
             strength rules (length, entropy) apply to it.
+        secret: Whether the field holds a secret; ``None``: decided by its type
+            (``SecretStr``) or its name (``webhook_token``, as :func:`hardening.redaction.redact` decides).
     """
 
     defaults: Mapping[str, Any] = field(default_factory=dict)
     required_in: tuple[str, ...] = ()
     example: str | None = None
     signing_key: bool = False
+    secret: bool | None = None
 
 
 def setting(
@@ -56,6 +59,7 @@ def setting(
     description: str | None = None,
     example: str | None = None,
     signing_key: bool = False,
+    secret: bool | None = None,
     **field_kwargs: Any,
 ) -> Any:
     """Declare a settings field with per-environment behaviour.
@@ -70,6 +74,9 @@ def setting(
         description: Shown in reports, ``hardening env explain`` and ``.env.example``.
         example: An example value for ``.env.example``.
         signing_key: Apply the key-strength production rules to this field.
+        secret: ``False`` declares a field named like a secret (``token_audience``) not
+            secret; ``True`` masks any field. By default a ``SecretStr`` field, or a text
+            field named like a secret, is masked everywhere and its value redacted.
         **field_kwargs: Passed on to :func:`pydantic.Field`.
     """
     unknown = [name for name in (*(defaults or {}), *required_in) if name not in ENVIRONMENTS]
@@ -87,6 +94,7 @@ def setting(
             required_in=tuple(required_in),
             example=example,
             signing_key=signing_key,
+            secret=secret,
         )
     )
     return info
