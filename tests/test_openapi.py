@@ -18,6 +18,7 @@ from hardening.openapi import (
     SWAGGER_ASSETS,
     add_problem_responses,
     document_problems,
+    problem_response,
     serve_swagger_ui,
     swagger_ui_html,
 )
@@ -321,3 +322,21 @@ async def test_swagger_ui_without_the_headers_layer_has_no_nonce_attribute() -> 
     assert page.status_code == 200
     assert "nonce=" not in page.text
     assert '<script src="/docs/assets/swagger-ui-bundle.js">' in page.text
+
+
+@pytest.mark.anyio
+async def test_405_under_a_root_path_and_an_operation_own_problem() -> None:
+    api = build()
+
+    @api.post("/sync", responses={502: problem_response("The ERP could not be reached.", headers=["Retry-After"])})
+    async def sync() -> dict[str, str]:
+        return {}
+
+    transport = httpx.ASGITransport(app=api, root_path="/api")
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+        refused = await client.get("/api/sync")
+    assert refused.status_code == 405
+    assert refused.headers["allow"] == "POST"
+    declared = api.openapi()["paths"]["/sync"]["post"]["responses"]["502"]
+    assert declared["content"] == {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    assert declared["headers"] == {"Retry-After": {"$ref": "#/components/headers/Retry-After"}}
