@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
 
-from hardening import AppSettings, ConfigurationError, check_settings, explain, load_settings, setting
+from hardening import (
+    AppSettings,
+    ConfigurationError,
+    _registry,
+    check_settings,
+    explain,
+    load_settings,
+    setting,
+)
+from hardening.findings import Finding
 from hardening.settings.report import SettingsReport
 
 PROD = {"HARDENING_ENVIRONMENT": "production"}
@@ -104,3 +116,33 @@ def test_the_aiom_database_help_shows_its_placeholder() -> None:
     for rendered in (explained.to_json(), report.text()):
         assert "postgresql://user:password@host:5432/db" in rendered
         assert "postgresql://[REDACTED]" not in rendered
+
+
+def test_only_the_rules_that_read_the_failed_value_are_not_evaluated() -> None:
+    """A rule reading other header settings through the config's methods still runs."""
+    report = check_settings(environ={**PROD, "HARDENING_HEADERS__HSTS__MAX_AGE": "-1"})
+    notes = _not_evaluated(report)
+    assert notes
+    assert {setting for setting, _ in notes} == {"headers.hsts"}
+    assert all("hsts" in message for _, message in notes)
+
+
+def test_values_given_in_code_that_failed_are_left_out_of_the_second_build() -> None:
+    report = check_settings(environ=PROD, cors={"max_age": -5, "allow_origins": ["https://app.example.com"]})
+    assert [p.setting for p in report.problems if p.kind == "invalid"] == ["cors.max_age"]
+    assert "HARDENING-HOST-001" in _ids(report)
+
+
+def test_a_rule_that_needs_more_than_reading_fields_is_not_evaluated(monkeypatch: pytest.MonkeyPatch) -> None:
+    def introspecting_rule(settings: Any) -> Iterator[Finding]:
+        if vars(settings):  # the recording view has no __dict__: this rule cannot be judged partly
+            yield Finding(id="TOY-002", severity="warning", message="never judged on a partial load")
+
+    registered = _registry.rules()
+    monkeypatch.setattr(_registry, "rules", lambda: [*registered, introspecting_rule])
+    report = check_settings(environ={**PROD, "HARDENING_CORS__MAX_AGE": "-5"})
+    assert "TOY-002" not in _ids(report)
+    assert [setting for setting, message in _not_evaluated(report) if "introspecting_rule" in message] == [
+        "cors.max_age"
+    ]
+    assert "TOY-002" in _ids(check_settings(environ=PROD))  # a full load runs it as before
