@@ -2,9 +2,9 @@
 
 The memory store (and the fallback) decide with :mod:`hardening.ratelimit.windows`; the
 Redis store runs the translations of those functions in :mod:`hardening.ratelimit._lua`.
-For any sequence of hits (time, cost) both must admit the same requests and report the
-same remaining quota and reset time, for every strategy and for policies of two limits
-(all or none).
+For any sequence of hits (time, cost, forced or not) both must admit the same requests and
+report the same remaining quota and reset time, for every strategy and for policies of two
+limits (all or none).
 """
 
 from __future__ import annotations
@@ -36,20 +36,24 @@ STRATEGIES: list[Strategy] = ["fixed-window", "moving-window", "sliding-window-c
     strategy=st.sampled_from(STRATEGIES),
     limits=st.lists(st.tuples(st.integers(1, 6), st.sampled_from([1, 2, 5])), min_size=1, max_size=2),
     start=st.integers(0, 10**7),
-    hits=st.lists(st.tuples(st.integers(0, 2500), st.integers(1, 4)), min_size=1, max_size=30),
+    hits=st.lists(st.tuples(st.integers(0, 2500), st.integers(1, 4), st.booleans()), min_size=1, max_size=30),
 )
 def test_lua_and_python_decide_alike(
     redis_server: RedisServer,
     strategy: Strategy,
     limits: list[tuple[int, int]],
     start: int,
-    hits: list[tuple[int, int]],
+    hits: list[tuple[int, int, bool]],
 ) -> None:
     asyncio.run(_compare(redis_server, strategy, limits, start, hits))
 
 
 async def _compare(
-    server: RedisServer, strategy: Strategy, pairs: list[tuple[int, int]], start: int, hits: list[tuple[int, int]]
+    server: RedisServer,
+    strategy: Strategy,
+    pairs: list[tuple[int, int]],
+    start: int,
+    hits: list[tuple[int, int, bool]],
 ) -> None:
     store = RedisStore("async+" + server.url)
     tag = uuid.uuid4().hex
@@ -59,10 +63,10 @@ async def _compare(
     states: list[Any] = [new_state(strategy) for _ in pairs]
     now = start
     try:
-        for gap, cost in hits:
+        for gap, cost, force in hits:
             now += gap
-            lua = await store.acquire(keys, seconds, strategy, cost, at_ms=now)
-            python = decide(states, millis, strategy, cost, now)
+            lua = await store.acquire(keys, seconds, strategy, cost, at_ms=now, force=force)
+            python = decide(states, millis, strategy, cost, now, force=force)
             assert lua.allowed == python.allowed, (now, cost)
             for from_lua, from_python in zip(lua.results, python.results, strict=True):
                 assert from_lua.remaining == from_python.remaining

@@ -90,7 +90,7 @@ local function take(i, amount, window)
     for _ = 1, cost do redis.call('LPUSH', KEYS[i], now) end
     redis.call('LTRIM', KEYS[i], 0, amount - 1)
     redis.call('PEXPIRE', KEYS[i], window)
-    count = count + cost
+    count = math.min(count + cost, amount)  -- what LTRIM kept (a forced charge may pass the limit)
     if count > cost then reset = inside[count - cost] + window - now end
   elseif cost <= amount and inside[amount - cost + 1] then
     reset = inside[amount - cost + 1] + window - now

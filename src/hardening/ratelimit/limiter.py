@@ -24,7 +24,7 @@ from hardening.ratelimit.breaker import CircuitBreaker, is_storage_error
 from hardening.ratelimit.config import PolicyOptions, RateLimitConfig, storage_kind
 from hardening.ratelimit.policy import Policy, PolicyTable, key_functions, template_pattern
 from hardening.ratelimit.stores import Charge, LimitsStore, MemoryStore, RedisStore, Store
-from hardening.ratelimit.windows import Limit, Outcome
+from hardening.ratelimit.windows import Limit, Outcome, slot_setters
 
 __all__ = ("Decision", "LimiterHealth", "RateLimiter", "active_limiters")
 
@@ -56,6 +56,20 @@ class Decision:
     degraded: bool = False
     shadow_limited: bool = False
 
+    def __init__(  # by hand: see windows.slot_setters
+        self,
+        status: Literal["allowed", "limited", "unavailable"],
+        policy: Policy,
+        outcome: Outcome | None,
+        degraded: bool = False,
+        shadow_limited: bool = False,
+    ) -> None:
+        _set_status(self, status)
+        _set_policy(self, policy)
+        _set_outcome(self, outcome)
+        _set_degraded(self, degraded)
+        _set_shadow_limited(self, shadow_limited)
+
     @property
     def limits(self) -> tuple[Limit, ...]:
         """The limits that were enforced (the fallback's share while degraded)."""
@@ -69,6 +83,11 @@ class Decision:
             result.reset for result in self.outcome.results
         ]
         return max(1, math.ceil(max(waits, default=1.0)))
+
+
+_set_status, _set_policy, _set_outcome, _set_degraded, _set_shadow_limited = slot_setters(
+    Decision, "status", "policy", "outcome", "degraded", "shadow_limited"
+)
 
 
 @dataclass(frozen=True, slots=True)

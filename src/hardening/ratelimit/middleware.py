@@ -147,6 +147,7 @@ class RateLimitMiddleware:
         self._ietf = config.headers
         self._legacy = config.legacy_headers
         self._match = limiter.table.match
+        self._decide_now = limiter.decide_now  # memory counters: no coroutine per request
         self._decide = limiter.decide
         self._retry_503 = max(1, round(config.probe_interval))
 
@@ -165,7 +166,7 @@ class RateLimitMiddleware:
         headers: RawHeaders | None = None
         if policy is not None:
             try:
-                decision = await self._decide(policy, scope)
+                decision = self._decide_now(policy, scope) or await self._decide(policy, scope)
             except UnknownClientError:
                 await send_problem(
                     scope,

@@ -131,19 +131,20 @@ class MemoryStore:
         With ``force`` the request is charged even when it does not fit (it was
         admitted elsewhere).
         """
+        return decide([self._state(key, strategy) for key in keys], limits, strategy, cost, now, force=force)
+
+    def _state(self, key: str, strategy: Strategy) -> Any:
+        """The counter of ``key``, made most recently used (or created, evicting past the cap)."""
         states = self._states
-        found = []
-        for key in keys:
-            state = states.get(key)
-            if state is None:
-                state = states[key] = new_state(strategy)
-                if len(states) > self.max_keys:
-                    states.popitem(last=False)
-                    self.evictions += 1
-            else:
-                states.move_to_end(key)  # most recently used
-            found.append(state)
-        return decide(found, limits, strategy, cost, now, force=force)
+        try:
+            states.move_to_end(key)
+        except KeyError:
+            state = states[key] = new_state(strategy)
+            if len(states) > self.max_keys:
+                states.popitem(last=False)
+                self.evictions += 1
+            return state
+        return states[key]
 
     async def ping(self) -> None:
         """Memory is always available."""
@@ -389,7 +390,20 @@ class LimitsStore:
             await self._strategies[charge.strategy].hit(self._item(charge.limit), charge.key, cost=charge.cost)
 
     async def aclose(self) -> None:
-        """``limits`` storages hold no resource that needs closing here."""
+        """Close the redis-py clients of ``limits``' Redis storages (``limits`` has no close).
+
+        They are reached through the storage's ``bridge.get_connection()`` and, for
+        Sentinel, redis-py's ``Sentinel.sentinels``; other storages are left alone.
+        """
+        bridge = getattr(self.storage, "bridge", None)
+        getter = getattr(bridge, "get_connection", None)
+        if getter is None:
+            return
+        clients = [getter(False), getter(True), *getattr(getattr(bridge, "sentinel", None), "sentinels", ())]
+        for client in clients:
+            close = getattr(client, "aclose", None)
+            if close is not None:
+                await close()
 
 
 STORAGE_ERROR_NAMES: Final = frozenset(

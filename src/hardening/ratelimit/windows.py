@@ -68,6 +68,10 @@ class LimitResult:
     remaining: int
     reset: float
 
+    def __init__(self, remaining: int, reset: float) -> None:  # by hand: see slot_setters
+        _set_remaining(self, remaining)
+        _set_reset(self, reset)
+
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
@@ -80,6 +84,25 @@ class Outcome:
 
     allowed: bool
     results: tuple[LimitResult, ...]
+
+    def __init__(self, allowed: bool, results: tuple[LimitResult, ...]) -> None:  # by hand: see slot_setters
+        _set_allowed(self, allowed)
+        _set_results(self, results)
+
+
+def slot_setters(cls: type, *names: str) -> tuple[Callable[[Any, Any], None], ...]:
+    """Return the ``__set__`` of each named slot of a frozen dataclass.
+
+    The objects built on every request (:class:`LimitResult`, :class:`Outcome`, the
+    limiter's ``Decision``) write their ``__init__`` with these: a generated frozen
+    ``__init__`` sets each field through ``object.__setattr__``, about twice the cost.
+    They stay frozen, equal, hashable and printable.
+    """
+    return tuple(cls.__dict__[name].__set__ for name in names)
+
+
+_set_remaining, _set_reset = slot_setters(LimitResult, "remaining", "reset")
+_set_allowed, _set_results = slot_setters(Outcome, "allowed", "results")
 
 
 Fits = Callable[[Any, int, float, int, float], bool]
@@ -123,6 +146,8 @@ def _moving_take(
 ) -> tuple[int, float]:
     if allowed:
         hits.extend([now] * cost)
+        while len(hits) > amount:  # a forced charge past the limit keeps the newest (the scripts' LTRIM)
+            hits.popleft()
         reset = hits[0] + window - now
     else:
         expire = len(hits) + cost - amount  # hits that must leave the window first
@@ -207,6 +232,10 @@ def decide(
     """
     functions = STRATEGIES[strategy]
     fits, take = functions.fits, functions.take
+    if len(limits) == 1:  # the usual policy, without the loops
+        state, limit = states[0], limits[0]
+        allowed = fits(state, limit.amount, limit.window, cost, now) or force  # fits rolls over: always
+        return Outcome(allowed, (LimitResult(*take(state, limit.amount, limit.window, cost, now, allowed)),))
     allowed = True
     for state, limit in zip(states, limits, strict=True):
         if not fits(state, limit.amount, limit.window, cost, now):

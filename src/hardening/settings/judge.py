@@ -17,6 +17,8 @@ that can be judged on the rest.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Final
@@ -35,6 +37,7 @@ Failed = Mapping[str, str]
 
 _RULE_ID: Final = re.compile(r"HARDENING-[A-Z]+-\d{3}")
 _EVERYWHERE: Final = "*"
+_MODEL_API: Final = frozenset(dir(BaseModel))
 
 
 def failed_settings(problems: Iterable[SettingsProblem], prefix: str = "") -> dict[str, str]:
@@ -162,7 +165,12 @@ class _Reads:
                 return _Reads(value, path, self._reads)
             self._reads.add(path)
             return value
-        # a method or property of the model reads all of it
+        own = inspect.getattr_static(type(target), name, None) if name not in _MODEL_API else None
+        if isinstance(own, property) and own.fget is not None:
+            return own.fget(self)  # the config's own property: its reads are recorded too
+        if inspect.isfunction(own):
+            return functools.partial(own, self)  # the config's own method, likewise
+        # pydantic's API (model_dump, ...) or anything else reads all of the model
         self._reads.add(self._path or _EVERYWHERE)
         return value
 
