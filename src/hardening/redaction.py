@@ -85,6 +85,7 @@ _PLAIN_TYPES: Final = (
 _SCALAR_TYPES: Final = frozenset({int, float, bool, type(None)})
 """Exact types returned as they are without any check (a subclass takes the long way)."""
 _REPR_QUOTES: Final = re.compile(r"^b?(['\"])(?P<name>.*)\1$")
+_may_hold_credential: Final = CREDENTIAL_HINTS.search
 
 
 class Redactor:
@@ -196,7 +197,7 @@ class Redactor:
         pattern = self._pattern
         if pattern is not None:
             text = pattern.sub(REDACTED, text)
-        if CREDENTIAL_HINTS.search(text) is not None:
+        if _may_hold_credential(text) is not None:
             text = CREDENTIALS.sub(mask_credential, text)
         if "@" in text or (
             ("=" in text or ":" in text)
