@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.servers import RedisClusterGroup, RedisSentinelGroup, redis_command
+from tests.servers import RedisClusterGroup, RedisSentinelGroup, RedisServer, redis_command
 from tests.test_ratelimit_faults import DEADLINE, MARGIN, Figures, client_of, drive, make_limiter
 
 pytestmark = [pytest.mark.redis, pytest.mark.anyio]
@@ -97,4 +97,31 @@ async def test_cluster_node_down_during_traffic(redis_cluster: RedisClusterGroup
     # away, a few requests wait up to ~0.35 s, past the deadline (seen 284-344 ms); the
     # rest is bounded like a single Redis.
     assert figures.slowest < 1.0
+    assert state == "closed"
+
+
+async def test_valkey_client_against_redis_killed_and_restarted(redis_server: RedisServer) -> None:
+    """Valkey through ``limits`` (its client; Debian 12 packages no valkey-server, so a Redis server)."""
+    import valkey  # noqa: F401 - in the test group: limits needs it for async+valkey://
+    limiter = make_limiter(redis_server.url.replace("redis://", "valkey://"), default_limits=f"{LIMIT}/minute")
+    assert limiter.storage == "limits"
+
+    async def kill_and_restart() -> None:
+        await asyncio.sleep(1.0)
+        redis_server.stop()
+        await asyncio.sleep(1.0)
+        redis_server.start()
+
+    start = time.monotonic()
+    figures = await _traffic_with(limiter, "valkey-client-kill-restart", kill_and_restart, 4.0)
+    assert limiter.breaker is not None
+    began = time.monotonic()
+    while limiter.state != "closed" and time.monotonic() - began < limiter.breaker.recovery_bound() + MARGIN:
+        await asyncio.sleep(0.05)
+    state = limiter.state
+    await limiter.aclose()
+    figures.report(limiter, time.monotonic() - start)
+    assert figures.server_errors == 0
+    assert figures.admitted <= LIMIT * 1.1
+    assert figures.slowest < DEADLINE + MARGIN
     assert state == "closed"

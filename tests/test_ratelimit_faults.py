@@ -330,7 +330,11 @@ async def _continuity(server: RedisServer, limit: int, strategy: str, events: li
                         admitted += (await limiter.decide(policy, scope)).status == "allowed"
                 elif kind == "down":
                     proxy.mode = "refuse"
-                    while limiter.state == "closed":  # requests fail until the breaker opens
+                    # Requests fail until the breaker opens (those the fallback still
+                    # rejects after a recovery never reach Redis, so it may stay closed).
+                    for _ in range(limit + 10):
+                        if limiter.state != "closed":
+                            break
                         admitted += (await limiter.decide(policy, scope)).status == "allowed"
                 else:
                     proxy.mode = "pass"

@@ -221,9 +221,15 @@ async def test_redis_down_at_start_up_then_promoted(
             took = await wait_until(lambda: limiter.state == "closed", limiter.breaker.recovery_bound() + 1)
             assert took <= limiter.breaker.recovery_bound() + MARGIN
             before = evalsha_calls(redis_server)
-            # The fallback's 5 were handed to Redis on closing: no fresh window.
+            # The fallback's 5 were handed to Redis on closing, and the fallback is still
+            # asked until its window ends: no fresh window, and no Redis call for it.
             assert (await client.get("/")).status_code == 429
-            assert evalsha_calls(redis_server) > before
+            assert evalsha_calls(redis_server) == before
+            policy = limiter.table.match("GET", "/")
+            assert policy is not None
+            other = {"type": "http", "client": ("198.51.100.77", 1), "headers": []}
+            assert (await limiter.decide(policy, other)).status == "allowed"
+            assert evalsha_calls(redis_server) == before + 1  # decided by Redis again
             assert limiter.health().status == "pass"
 
 
@@ -254,8 +260,10 @@ async def test_redis_killed_under_traffic_and_restarted_empty(
 
         redis_server.start()  # empty: scripts reloaded (NOSCRIPT); the fallback's 15 handed over
         await wait_until(lambda: limiter.state == "closed", limiter.breaker.recovery_bound() + 1)
-        assert (await client.get("/")).status_code == 200
-        assert limiter.stats()["decisions"]["allowed"] >= 6
+        # Redis lost the first 5 in the restart; the fallback, still consulted until its
+        # window ends, remembers all 20: no fresh window.
+        assert (await client.get("/")).status_code == 429
+        assert limiter.stats()["decisions"]["allowed"] == 5
 
 
 async def test_never_answering_redis_is_cut_off_at_the_deadline(redis_server: RedisServer) -> None:

@@ -168,11 +168,17 @@ class RateLimiter:
         # What the fallback admitted while the breaker was open, per key: handed to the
         # store when it closes, so recovering never gives a client a fresh window.
         self._owed: OrderedDict[str, list[Any]] = OrderedDict()
+        self._consult_until = -float("inf")  # fallback clock: until then the fallback is asked too
         self.store = store
         self._memory = store if isinstance(store, MemoryStore) else None  # decided without awaiting
         self.table = self._build_table()
         self._endpoint_policies: dict[PolicyOptions, Policy] = {}
         _limiters.add(self)
+
+    @property
+    def _longest_window(self) -> float:
+        """The longest window of any policy: how long the fallback is consulted after a recovery."""
+        return max((limit.window for policy in self._all_policies() for limit in policy.limits), default=0)
 
     def _build_store(self, uri: str) -> Store:
         config = self.config
@@ -247,13 +253,27 @@ class RateLimiter:
             outcome = await self.store.acquire(keys, policy.limits, policy.strategy, policy.cost)
             return self._conclude(policy, outcome)
         fallback = self.fallback
-        answer = await self.breaker.acquire(keys, policy.limits, policy.strategy, policy.cost)
-        if answer is not None:
-            if answer.allowed:  # the fallback counts this worker's share all the time
-                fallback.acquire_now(
-                    keys, policy.fallback_limits, policy.strategy, policy.cost, fallback.clock(), force=True
-                )
-            return self._conclude(policy, answer)
+        if self.breaker.available and fallback.clock() < self._consult_until:
+            # Just after recovering: the fallback's windows of the outage still count (Redis
+            # may have lost its counts in a restart); asked first, so a request it rejects
+            # costs Redis nothing.
+            local = fallback.acquire_now(keys, policy.fallback_limits, policy.strategy, policy.cost, fallback.clock())
+            if not local.allowed:
+                return self._conclude(policy, local, degraded=True)
+            answer = await self.breaker.acquire(keys, policy.limits, policy.strategy, policy.cost)
+            if answer is not None:
+                return self._conclude(policy, answer)
+            if policy.failure_mode == "fallback":  # already decided (and charged) locally
+                self._owe(keys, policy)
+                return self._conclude(policy, local, degraded=True)
+        else:
+            answer = await self.breaker.acquire(keys, policy.limits, policy.strategy, policy.cost)
+            if answer is not None:
+                if answer.allowed:  # the fallback counts this worker's share all the time
+                    fallback.acquire_now(
+                        keys, policy.fallback_limits, policy.strategy, policy.cost, fallback.clock(), force=True
+                    )
+                return self._conclude(policy, answer)
         mode = policy.failure_mode
         if mode == "open":
             self._counters["allowed_on_error"] += 1
@@ -283,6 +303,7 @@ class RateLimiter:
         charges = [Charge(key, limit, strategy, cost) for key, (limit, strategy, cost) in self._owed.items()]
         await self.store.record(charges)
         self._owed.clear()
+        self._consult_until = self.fallback.clock() + self._longest_window
 
     async def start(self) -> None:
         """Warm up at start-up: open pooled connections and load the scripts.
