@@ -29,11 +29,13 @@ from typing import Any
 import pytest
 
 __all__ = [
+    "MemcachedServer",
     "PostgresServer",
     "RedisClusterGroup",
     "RedisSentinelGroup",
     "RedisServer",
     "free_port",
+    "memcached_server",
     "postgres_server",
     "redis_cluster",
     "redis_command",
@@ -419,7 +421,17 @@ class RedisClusterGroup:
             RedisServer(
                 binary,
                 workdir / f"node-{index}",
-                ("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "1000"),
+                # The bus port defaults to port + 10000, which may be taken or past 65535.
+                (
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                    "--cluster-node-timeout",
+                    "1000",
+                    "--cluster-port",
+                    str(free_port()),
+                ),
             )
             for index in range(3)
         ]
@@ -514,3 +526,51 @@ def redis_cluster(tmp_path: Path) -> Iterator[RedisClusterGroup]:
         yield group
     finally:
         group.stop()
+
+
+# --------------------------------------------------------------------------- Memcached
+
+
+class MemcachedServer:
+    """A ``memcached`` process on 127.0.0.1 that tests can stop and start again."""
+
+    def __init__(self, binary: str) -> None:
+        self.binary = binary
+        self.host = "127.0.0.1"
+        self.port = free_port()
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The ``memcached://`` URL."""
+        return f"memcached://{self.host}:{self.port}"
+
+    def start(self) -> None:
+        """Start the server (TCP only) and wait until it listens."""
+        args = [self.binary, "-l", self.host, "-p", str(self.port), "-U", "0", "-m", "16"]
+        if os.geteuid() == 0:
+            args += ["-u", "nobody"]
+        self._proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(self.port, 10, self._proc)
+
+    def stop(self) -> None:
+        """Kill the server (SIGKILL: like a crash)."""
+        if self._proc is None:
+            return
+        self._proc.kill()
+        self._proc.wait(10)
+        self._proc = None
+
+
+@pytest.fixture
+def memcached_server() -> Iterator[MemcachedServer]:
+    """A real memcached on a free loopback port (apt-get install memcached), stopped after the test."""
+    binary = shutil.which("memcached")
+    require_or_skip(binary is not None, "memcached not found (apt-get install memcached)")
+    assert binary is not None
+    server = MemcachedServer(binary)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

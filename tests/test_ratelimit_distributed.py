@@ -1,6 +1,7 @@
-"""Rate limiting on Redis Sentinel and Redis Cluster, REAL servers, with a failover / a node down.
+"""Rate limiting on Redis Sentinel, Redis Cluster, Valkey's client and Memcached, REAL servers.
 
-Both go through ``limits``' storages (redis-py underneath, behind the same breaker and
+With a failover, a node down, or the server killed and restarted. All go through
+``limits``' storages (redis-py underneath, behind the same breaker and
 fallback). Each scenario prints a figures line (see ``tests/test_ratelimit_faults.py``).
 """
 
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.servers import RedisClusterGroup, RedisSentinelGroup, RedisServer, redis_command
+from tests.servers import MemcachedServer, RedisClusterGroup, RedisSentinelGroup, RedisServer, redis_command
 from tests.test_ratelimit_faults import DEADLINE, MARGIN, Figures, client_of, drive, make_limiter
 
 pytestmark = [pytest.mark.redis, pytest.mark.anyio]
@@ -103,6 +104,7 @@ async def test_cluster_node_down_during_traffic(redis_cluster: RedisClusterGroup
 async def test_valkey_client_against_redis_killed_and_restarted(redis_server: RedisServer) -> None:
     """Valkey through ``limits`` (its client; Debian 12 packages no valkey-server, so a Redis server)."""
     import valkey  # noqa: F401 - in the test group: limits needs it for async+valkey://
+
     limiter = make_limiter(redis_server.url.replace("redis://", "valkey://"), default_limits=f"{LIMIT}/minute")
     assert limiter.storage == "limits"
 
@@ -114,6 +116,34 @@ async def test_valkey_client_against_redis_killed_and_restarted(redis_server: Re
 
     start = time.monotonic()
     figures = await _traffic_with(limiter, "valkey-client-kill-restart", kill_and_restart, 4.0)
+    assert limiter.breaker is not None
+    began = time.monotonic()
+    while limiter.state != "closed" and time.monotonic() - began < limiter.breaker.recovery_bound() + MARGIN:
+        await asyncio.sleep(0.05)
+    state = limiter.state
+    await limiter.aclose()
+    figures.report(limiter, time.monotonic() - start)
+    assert figures.server_errors == 0
+    assert figures.admitted <= LIMIT * 1.1
+    assert figures.slowest < DEADLINE + MARGIN
+    assert state == "closed"
+
+
+async def test_memcached_killed_and_restarted(memcached_server: MemcachedServer) -> None:
+    """Memcached through ``limits`` (memcachio): the breaker and the fallback hold the limit."""
+    import memcachio  # noqa: F401 - in the test group: limits needs it for async+memcached://
+
+    limiter = make_limiter(memcached_server.url, default_limits=f"{LIMIT}/minute")
+    assert limiter.storage == "limits"
+
+    async def kill_and_restart() -> None:
+        await asyncio.sleep(1.0)
+        memcached_server.stop()
+        await asyncio.sleep(1.0)
+        memcached_server.start()
+
+    start = time.monotonic()
+    figures = await _traffic_with(limiter, "memcached-kill-restart", kill_and_restart, 4.0)
     assert limiter.breaker is not None
     began = time.monotonic()
     while limiter.state != "closed" and time.monotonic() - began < limiter.breaker.recovery_bound() + MARGIN:

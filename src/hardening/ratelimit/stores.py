@@ -343,13 +343,20 @@ class LimitsStore:
         if uri.startswith("async+redis"):  # Sentinel, Cluster: through redis-py, like RedisStore
             options["implementation"] = "redispy"
         self.storage: Any = storage_mod.storage_from_string(uri, **options)
-        self._strategies: dict[str, Any] = {
-            "fixed-window": strategies.FixedWindowRateLimiter(self.storage),
-            "moving-window": strategies.MovingWindowRateLimiter(self.storage),
-            "sliding-window-counter": strategies.SlidingWindowCounterRateLimiter(self.storage),
+        self._kinds: dict[str, Any] = {
+            "fixed-window": strategies.FixedWindowRateLimiter,
+            "moving-window": strategies.MovingWindowRateLimiter,
+            "sliding-window-counter": strategies.SlidingWindowCounterRateLimiter,
         }
+        self._strategies: dict[str, Any] = {}  # built when first used: not every storage has every one
         self._items: dict[Limit, RateLimitItem] = {}
         self.key_prefix = key_prefix
+
+    def _strategy(self, strategy: Strategy) -> Any:
+        found = self._strategies.get(strategy)
+        if found is None:
+            found = self._strategies[strategy] = self._kinds[strategy](self.storage)
+        return found
 
     def _item(self, limit: Limit) -> RateLimitItem:
         item = self._items.get(limit)
@@ -360,7 +367,7 @@ class LimitsStore:
 
     async def acquire(self, keys: Sequence[str], limits: Sequence[Limit], strategy: Strategy, cost: int) -> Outcome:
         """Decide one request through ``limits`` (see the class notes on round trips)."""
-        limiter = self._strategies[strategy]
+        limiter = self._strategy(strategy)
         allowed = True
         for key, limit in zip(keys, limits, strict=True):
             if not await limiter.hit(self._item(limit), key, cost=cost):
@@ -376,7 +383,7 @@ class LimitsStore:
     async def ping(self) -> None:
         """Do what a request does: hit a probe key (a write with a TTL) through ``limits``."""
         probe = self._limits.RateLimitItemPerSecond(1_000_000, 1, namespace=self.key_prefix)
-        await self._strategies["fixed-window"].hit(probe, "{probe}")
+        await self._strategy("fixed-window").hit(probe, "{probe}")
 
     async def prepare(self, connections: int = 1) -> None:
         """Check the storage (``limits`` connects by itself)."""
@@ -387,7 +394,7 @@ class LimitsStore:
     async def record(self, charges: Sequence[Charge]) -> None:
         """Hit each key through ``limits`` (one round trip per charge)."""
         for charge in charges:
-            await self._strategies[charge.strategy].hit(self._item(charge.limit), charge.key, cost=charge.cost)
+            await self._strategy(charge.strategy).hit(self._item(charge.limit), charge.key, cost=charge.cost)
 
     async def aclose(self) -> None:
         """Close the redis-py clients of ``limits``' Redis storages (``limits`` has no close).
