@@ -23,7 +23,8 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, field_validator
 from starlette.types import Scope
 
-from hardening._asgi import CLIENT_IP_STATE_KEY, SCHEME_STATE_KEY, get_header, scope_state
+from hardening._asgi import CLIENT_IP_STATE_KEY, SCHEME_STATE_KEY, scope_state
+from hardening._forwarded import forwarded_from_right
 
 __all__ = ("ClientResolver", "ProxyConfig", "group_address", "normalize_address", "parse_forwarded")
 
@@ -36,7 +37,6 @@ _FORWARDING_HEADERS: Final = frozenset({_XFF, _FORWARDED})
 _NAME: Final = itemgetter(0)  # of a header pair
 _UNIX: Final = "unix"
 _MAX_HOPS: Final = 64
-_MAX_HEADER: Final = 8192
 _logger = logging.getLogger("hardening.clientip")
 
 
@@ -169,52 +169,23 @@ def group_address(address: str, ipv6_prefix: int = 64) -> str:
     return str(ipaddress.IPv6Network((ip, ipv6_prefix), strict=False))
 
 
-def _split_outside_quotes(text: str, separator: str) -> list[str]:
-    parts: list[str] = []
-    current: list[str] = []
-    quoted = False
-    escaped = False
-    for char in text:
-        if escaped:
-            current.append(char)
-            escaped = False
-        elif char == "\\" and quoted:
-            current.append(char)
-            escaped = True
-        elif char == '"':
-            quoted = not quoted
-            current.append(char)
-        elif char == separator and not quoted:
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-    parts.append("".join(current))
-    return parts
-
-
 def parse_forwarded(value: str) -> list[dict[str, str]]:
     """Parse an RFC 7239 ``Forwarded`` header into one dict per hop, leftmost first.
 
-    Parameter names are lower-cased; quoted values are unquoted. Malformed pairs are
-    skipped, never raised on.
+    Parameter names are lower-cased; quoted values are unquoted. The value is read from
+    the right, as far as it is valid syntax: a malformed part (which only a client can
+    have written, left of the hops its proxies appended) becomes one empty hop, ``{}``.
+    Never raises.
 
     >>> parse_forwarded('for=192.0.2.60;proto=https, for="[2001:db8::1]:4711"')
     [{'for': '192.0.2.60', 'proto': 'https'}, {'for': '[2001:db8::1]:4711'}]
+    >>> parse_forwarded('for=6.6.6.6;x=", for=203.0.113.7')
+    [{}, {'for': '203.0.113.7'}]
     """
-    hops: list[dict[str, str]] = []
-    for element in _split_outside_quotes(value[:_MAX_HEADER], ","):
-        hop: dict[str, str] = {}
-        for pair in _split_outside_quotes(element, ";"):
-            name, sep, raw = pair.partition("=")
-            if not sep:
-                continue
-            raw = raw.strip()
-            if len(raw) >= 2 and raw[0] == raw[-1] == '"':
-                raw = raw[1:-1].replace('\\"', '"').replace("\\\\", "\\")
-            hop[name.strip().lower()] = raw
-        hops.append(hop)
-    return hops
+    elements, rest = forwarded_from_right(value, len(value) + 1)
+    if rest:
+        elements.append({})
+    return elements[::-1]
 
 
 class ClientResolver:
@@ -269,17 +240,25 @@ class ClientResolver:
             "networks (logged once)."
         )
 
-    def _hops(self, scope: Scope) -> list[str] | None:
-        headers = scope.get("headers", ())
+    def _hops(self, scope: Scope) -> list[str]:
+        """The rightmost ``_MAX_HOPS`` hops of every field line of the header, rightmost first.
+
+        All field lines count, in order, as one comma-joined list (RFC 9110 §5.3): a proxy
+        may append its own line. The list is cut on the left, never the right: the right
+        end is what the trusted proxies wrote. A ``Forwarded`` part that is no valid
+        syntax ends the list as one hop that is no address.
+        """
+        name = _FORWARDED if self._use_forwarded else _XFF
+        joined = b",".join([value for key, value in scope.get("headers", ()) if key == name])
         if self._use_forwarded:
-            raw = get_header(headers, _FORWARDED)
-            if raw is None:
-                return None
-            return [hop.get("for", "") for hop in parse_forwarded(raw.decode("latin-1"))]
-        raw = get_header(headers, _XFF)
-        if raw is None:
-            return None
-        return raw[:_MAX_HEADER].decode("latin-1").split(",")
+            elements, rest = forwarded_from_right(joined.decode("latin-1"), _MAX_HOPS)
+            hops = [element.get("for", "") for element in elements]
+            if rest and len(hops) < _MAX_HOPS:
+                hops.append("")
+            return hops
+        if not joined:
+            return []
+        return [hop.decode("latin-1") for hop in reversed(joined.rsplit(b",", _MAX_HOPS)[-_MAX_HOPS:])]
 
     def peer_trusted(self, scope: Scope) -> bool:
         """Whether the direct peer of a request is a trusted proxy (``"unix"``: no address)."""
@@ -314,8 +293,7 @@ class ClientResolver:
         hops = self._hops(scope)
         if not hops:
             return peer
-        hops = hops[-_MAX_HOPS:]
-        for hop in reversed(hops):
+        for hop in hops:
             ip = _parse_ip(hop)
             if ip is None:
                 # The rightmost untrusted entry was written by a trusted proxy; if it is
@@ -324,8 +302,8 @@ class ClientResolver:
             text = str(ip)
             if not self._trusted(text):
                 return text
-        leftmost = _parse_ip(hops[0])
-        return str(leftmost) if leftmost is not None else peer
+        # Every hop examined is a trusted proxy: the leftmost of them is the client.
+        return str(_parse_ip(hops[-1]))
 
     def scheme(self, scope: Scope) -> str:
         """Return ``http`` or ``https`` as the client used it (``ws``/``wss`` likewise).
@@ -349,17 +327,14 @@ class ClientResolver:
         scheme: str = scope.get("scheme", "http")
         if not self._peer_trusted(_peer(scope)):
             return scheme
-        headers = scope.get("headers", ())
+        name = _FORWARDED if self._use_forwarded else _XFP
+        joined = b",".join([value for key, value in scope.get("headers", ()) if key == name])
         value: str | None = None
         if self._use_forwarded:
-            raw = get_header(headers, _FORWARDED)
-            if raw is not None:
-                hops = parse_forwarded(raw.decode("latin-1"))
-                value = hops[-1].get("proto") if hops else None
-        else:
-            raw = get_header(headers, _XFP)
-            if raw is not None:
-                value = raw.decode("latin-1").split(",")[-1]
+            elements = forwarded_from_right(joined.decode("latin-1"), 1)[0]
+            value = elements[0].get("proto") if elements else None
+        elif joined:
+            value = joined.rsplit(b",", 1)[-1].decode("latin-1")
         if value:
             value = value.strip().lower()
             if value in ("http", "https"):
