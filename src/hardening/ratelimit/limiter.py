@@ -20,10 +20,11 @@ from starlette.types import Scope
 
 from hardening.clientip import ClientResolver, ProxyConfig
 from hardening.errors import ConfigurationError
+from hardening.ratelimit._limits_store import LimitsStore
 from hardening.ratelimit.breaker import CircuitBreaker, is_storage_error
 from hardening.ratelimit.config import PolicyOptions, RateLimitConfig, storage_kind
 from hardening.ratelimit.policy import Policy, PolicyTable, key_functions, template_pattern
-from hardening.ratelimit.stores import Charge, LimitsStore, MemoryStore, RedisStore, Store
+from hardening.ratelimit.stores import Charge, MemoryStore, RedisStore, Store
 from hardening.ratelimit.windows import Limit, Outcome, slot_setters
 
 __all__ = ("Decision", "LimiterHealth", "RateLimiter", "active_limiters")
