@@ -6,13 +6,11 @@ bounded in-memory fallback, the counters, and the health report.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import weakref
 from collections import Counter, OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 import anyio
@@ -23,9 +21,10 @@ from hardening.errors import ConfigurationError
 from hardening.ratelimit._limits_store import LimitsStore
 from hardening.ratelimit.breaker import CircuitBreaker, is_storage_error
 from hardening.ratelimit.config import PolicyOptions, RateLimitConfig, storage_kind
+from hardening.ratelimit.decision import Decision, LimiterHealth
 from hardening.ratelimit.policy import Policy, PolicyTable, key_functions, template_pattern
 from hardening.ratelimit.stores import Charge, MemoryStore, RedisStore, Store
-from hardening.ratelimit.windows import Limit, Outcome, slot_setters
+from hardening.ratelimit.windows import Outcome
 
 __all__ = ("Decision", "LimiterHealth", "RateLimiter", "active_limiters")
 
@@ -36,82 +35,6 @@ _limiters: weakref.WeakSet[RateLimiter] = weakref.WeakSet()
 def active_limiters() -> list[RateLimiter]:
     """Return every live :class:`RateLimiter` (for health checks and diagnostics)."""
     return list(_limiters)
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """What the limiter decided for one request.
-
-    Attributes:
-        status: ``allowed``, ``limited`` (answer 429) or ``unavailable`` (answer 503).
-        policy: The policy that decided.
-        outcome: The store's answer, ``None`` when no store decided (``open`` or
-            ``closed`` failure mode while the store is down).
-        degraded: Whether the fallback (or failure mode) decided instead of the store.
-        shadow_limited: The request would have been limited, but shadow mode let it pass.
-    """
-
-    status: Literal["allowed", "limited", "unavailable"]
-    policy: Policy
-    outcome: Outcome | None
-    degraded: bool = False
-    shadow_limited: bool = False
-
-    def __init__(  # by hand: see windows.slot_setters
-        self,
-        status: Literal["allowed", "limited", "unavailable"],
-        policy: Policy,
-        outcome: Outcome | None,
-        degraded: bool = False,
-        shadow_limited: bool = False,
-    ) -> None:
-        _set_status(self, status)
-        _set_policy(self, policy)
-        _set_outcome(self, outcome)
-        _set_degraded(self, degraded)
-        _set_shadow_limited(self, shadow_limited)
-
-    @property
-    def limits(self) -> tuple[Limit, ...]:
-        """The limits that were enforced (the fallback's share while degraded)."""
-        return self.policy.fallback_limits if self.degraded else self.policy.limits
-
-    def retry_after(self) -> int:
-        """Whole seconds until a rejected request may succeed (at least 1)."""
-        if self.outcome is None:
-            return 1
-        waits = [result.reset for result in self.outcome.results if result.remaining < self.policy.cost] or [
-            result.reset for result in self.outcome.results
-        ]
-        return max(1, math.ceil(max(waits, default=1.0)))
-
-
-_set_status, _set_policy, _set_outcome, _set_degraded, _set_shadow_limited = slot_setters(
-    Decision, "status", "policy", "outcome", "degraded", "shadow_limited"
-)
-
-
-@dataclass(frozen=True, slots=True)
-class LimiterHealth:
-    """The limiter's health, for a readiness check (never for liveness).
-
-    Attributes:
-        status: ``pass`` (the store decides), ``warn`` (degraded: the store is
-            unavailable and requests are decided by the failure modes) or ``fail``
-            (degraded and every policy answers 503).
-        state: The breaker state: ``closed``, ``open`` or ``half_open``.
-        storage: ``memory``, ``redis`` or ``limits``.
-        details: Observed facts: seconds degraded, last error class, consecutive failures.
-    """
-
-    status: Literal["pass", "warn", "fail"]
-    state: str
-    storage: str
-    details: dict[str, Any]
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the health as plain data."""
-        return {"status": self.status, "state": self.state, "storage": self.storage, **self.details}
 
 
 def _slug(path: str) -> str:
