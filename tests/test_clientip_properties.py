@@ -71,7 +71,7 @@ def headers_after_proxies(
     name: bytes, lines: list[bytes], seen: list[str], new_lines: list[bool]
 ) -> list[tuple[bytes, bytes]]:
     values = list(lines)
-    for hop, new_line in zip(seen, new_lines):
+    for hop, new_line in zip(seen, new_lines, strict=False):
         if new_line or not values:
             values.append(hop.encode())
         else:
