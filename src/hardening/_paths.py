@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ("HEALTH_PROBE_PATHS", "QUIET_PROBE_PATHS", "PathPrefixes", "check_path_prefixes", "is_plain_path")
+__all__ = (
+    "HEALTH_PROBE_PATHS",
+    "QUIET_PROBE_PATHS",
+    "PathPrefixes",
+    "ProbePaths",
+    "check_path_prefixes",
+    "is_plain_path",
+)
 
 HEALTH_PROBE_PATHS: Final = ("/livez", "/readyz", "/startupz", "/health")
 """The health and Kubernetes probe paths, exempt from host checks and HTTPS redirects."""
@@ -55,3 +62,32 @@ class PathPrefixes:
     def matches(self, path: str) -> bool:
         """Return whether ``path`` is one of the prefixes or below one of them."""
         return path in self._exact or path.startswith(self._prefixes)
+
+
+class ProbePaths:
+    """The paths the health layer answers itself, matched as it matches them.
+
+    The one definition shared by the health layer, the host check and the rate limiter:
+    a path matches when it is one of the paths, or one of them followed by slashes
+    (``/health/``). A sub-path (``/health/reset``) does not match: the app may serve it.
+    Only an entry ending in ``/`` (``/.well-known/``) covers what is below it, by choice.
+    """
+
+    __slots__ = ("_below", "_exact")
+
+    def __init__(self, paths: tuple[str, ...]) -> None:
+        self._exact = frozenset(path.rstrip("/") or "/" for path in paths)
+        self._below = tuple(path for path in paths if path.endswith("/"))
+
+    def route(self, path: str) -> str | None:
+        """Return the probe path ``path`` stands for, or ``None`` when it is no probe path."""
+        if path in self._exact:
+            return path
+        stripped = path.rstrip("/")
+        if stripped and stripped in self._exact:
+            return stripped
+        return None
+
+    def matches(self, path: str) -> bool:
+        """Return whether the health layer answers ``path`` (or an entry covers it)."""
+        return self.route(path) is not None or (bool(self._below) and path.startswith(self._below))

@@ -30,7 +30,7 @@ from pydantic import field_validator
 from hardening._config import LayerConfig
 from hardening._context import LayerContext
 from hardening._environments import is_deployed
-from hardening._paths import HEALTH_PROBE_PATHS, PathPrefixes, check_path_prefixes
+from hardening._paths import HEALTH_PROBE_PATHS, ProbePaths, check_path_prefixes
 from hardening.cors._origins import DEFAULT_PORTS, valid_bracketed_host, wildcard_base_problem
 from hardening.findings import Finding
 from hardening.problems import Problem, problem_type, send_problem
@@ -113,8 +113,10 @@ class TrustedHostConfig(LayerConfig):
     ``[::1]``, or ``*`` (any host; never in production)."""
 
     exempt_paths: tuple[str, ...] = HEALTH_PROBE_PATHS
-    """Path prefixes answered whatever the ``Host`` (matched on ``scope["path"]``):
-    probes send the pod IP as ``Host``."""
+    """Paths answered whatever the ``Host`` (matched on ``scope["path"]``): probes send
+    the pod IP as ``Host``. Matched as the health layer matches its paths: exactly (a
+    trailing ``/`` aside), never their sub-paths; an entry ending in ``/`` covers what
+    is below it."""
 
     @field_validator("allowed_hosts")
     @classmethod
@@ -187,7 +189,7 @@ class TrustedHostMiddleware:
                     ports.add(port)
         self._exact = exact
         self._wildcards = tuple(wildcards)
-        self._exempt = PathPrefixes(config.exempt_paths)
+        self._exempt = ProbePaths(config.exempt_paths)
         # A server sees few distinct Host values: decide each (value, scheme) once.
         self._is_allowed_cached = lru_cache(maxsize=1024)(self.is_allowed)
         if not hosts:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Final
 
 from hardening._asgi import get_header
 from hardening._context import LayerContext
+from hardening._paths import ProbePaths
 from hardening.health.config import HealthConfig
 from hardening.health.output import HEALTH_JSON, OPENMETRICS, health_json, minimal_json, openmetrics
 from hardening.health.registry import CheckSpec, Group, HealthRegistry
@@ -97,6 +98,7 @@ class HealthMiddleware:
         if config.metrics_path:
             routes[config.metrics_path] = None
         self._routes = routes
+        self._paths = ProbePaths(tuple(routes))
         self._details = config.details
         self._token = config.token.get_secret_value().encode() if config.token is not None else b""
         self._retry_after = str(config.retry_after).encode()
@@ -116,13 +118,10 @@ class HealthMiddleware:
         if kind != "http":
             await self.app(scope, receive, send)
             return
-        path: str = scope["path"]
-        if path not in self._routes:
-            stripped = path.rstrip("/")
-            if not stripped or stripped not in self._routes:
-                await self.app(scope, receive, send)
-                return
-            path = stripped
+        path = self._paths.route(scope["path"])
+        if path is None:
+            await self.app(scope, receive, send)
+            return
         if scope["method"] not in _METHODS:
             problem = Problem(405, detail="Health endpoints accept GET and HEAD only.")
             await send_problem(scope, send, problem, headers=[(b"allow", b"GET, HEAD")])

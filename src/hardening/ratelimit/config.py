@@ -255,7 +255,9 @@ class RateLimitConfig(LayerConfig):
     """Requests with no client address (a UNIX socket with no trusted proxy): one
     ``unknown-client`` bucket for all of them (logged once as a warning), or a 400."""
     exempt_paths: tuple[str, ...] = DEFAULT_EXEMPT_PATHS
-    """Paths never limited (and their sub-paths)."""
+    """Paths never limited, matched as the health layer matches its paths: exactly (a
+    trailing ``/`` aside), not their sub-paths; an entry ending in ``/`` covers what is
+    below it."""
     shadow: bool = False
     """Shadow mode: decide, count and send headers, but never reject."""
     failure_mode: FailureMode = "fallback"

@@ -19,7 +19,7 @@ from typing import Any, Final
 from starlette.types import Scope
 
 from hardening._asgi import get_header
-from hardening._paths import PathPrefixes
+from hardening._paths import ProbePaths
 from hardening.clientip import ClientResolver, group_address
 from hardening.ratelimit.config import FailureMode, KeyKind
 from hardening.ratelimit.windows import Limit, Strategy
@@ -303,7 +303,8 @@ class PolicyTable:
     Args:
         rules: ``(pattern, methods, policy)`` triples in order; ``policy=None`` exempts.
         default: The policy of requests no rule matches (``None``: not limited).
-        exempt_paths: Paths (and their sub-paths) never limited.
+        exempt_paths: Paths never limited, matched as the health layer matches its
+            paths (exactly; an entry ending in ``/`` covers what is below it).
         cache_size: How many ``(method, path)`` answers are remembered.
     """
 
@@ -316,7 +317,7 @@ class PolicyTable:
     ) -> None:
         self._rules = tuple(rules)
         self._default = default
-        self._exempt = PathPrefixes(tuple(exempt_paths))
+        self._exempt = ProbePaths(tuple(exempt_paths))
         self._cache: dict[tuple[str, str], Policy | None] = {}
         self.cache_size = cache_size
         """The most ``(method, path)`` answers remembered."""
