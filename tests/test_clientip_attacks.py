@@ -58,6 +58,7 @@ def test_the_resolver_takes_the_proxy_appended_hop(name: str) -> None:
         assert resolver.client_ip(http_scope(headers=attack(i), client=(PROXY, 4000))) == SEEN
 
 
+@pytest.mark.needs_extras  # limits/secure: not in the tests_minimal session
 @pytest.mark.parametrize("name", list(ATTACKS))
 async def test_the_limit_holds_against_forged_hops(name: str) -> None:
     header, attack = ATTACKS[name]

@@ -27,6 +27,7 @@ async def test_host_check_exempts_only_the_probe_paths(path: str, status: int) -
     assert (await call(app, scope)).status == status
 
 
+@pytest.mark.needs_extras  # limits/secure: not in the tests_minimal session
 async def test_rate_limiter_limits_sub_paths_of_probe_paths() -> None:
     app = RateLimitMiddleware(answering([]), RateLimitConfig(default_limits="2/minute"))
     sub = [(await call(app, http_scope(path="/health/reset"))).status for _ in range(4)]

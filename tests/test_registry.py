@@ -60,6 +60,7 @@ def toy(monkeypatch: pytest.MonkeyPatch) -> _registry.Layer:
     return entry
 
 
+@pytest.mark.needs_extras  # limits/secure: not in the tests_minimal session
 async def test_one_registry_entry_adds_a_layer_everywhere(toy: _registry.Layer) -> None:
     settings = HardeningSettings(environment="production", hosts={"allowed_hosts": ["testserver"]})
     hardened = harden(ok, settings)
@@ -79,6 +80,7 @@ async def test_one_registry_entry_adds_a_layer_everywhere(toy: _registry.Layer) 
     assert [type(entry.kwargs["config"]) for entry in entries][:2] == [_registry.LAYERS[0].config, ToyConfig]
 
 
+@pytest.mark.needs_extras  # limits/secure: not in the tests_minimal session
 async def test_without_the_entry_the_toy_is_nowhere() -> None:
     settings = HardeningSettings(environment="production", hosts={"allowed_hosts": ["testserver"]})
     result = await call(harden(ok, settings), http_scope())
@@ -104,6 +106,7 @@ def test_the_layer_order_and_expected_layers_come_from_the_registry() -> None:
     assert all(entry.middleware is None for entry in _registry.CONFIGS)
 
 
+@pytest.mark.needs_extras  # limits/secure: not in the tests_minimal session
 def test_harden_hands_every_layer_the_same_context_and_resolver() -> None:
     """One ClientResolver per stack: the client address is resolved once per request."""
     settings = HardeningSettings(

@@ -52,6 +52,7 @@ def test_a_name_that_is_not_a_settings_class_is_still_said_so(
     assert "is not a settings class" in capsys.readouterr().err
 
 
+@pytest.mark.needs_extras  # limits/secure: not in the tests_minimal session
 def test_missing_settings_are_named_in_the_report(modules: Path, capsys: pytest.CaptureFixture[str]) -> None:
     main(["audit", "examples.bare_asgi:app", "--settings", "required_settings:Settings", "--no-burst"])
     out = capsys.readouterr().out

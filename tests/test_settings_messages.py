@@ -41,7 +41,13 @@ CASES: list[tuple[type[BaseModel], dict[str, Any], str]] = [
     (CSRFConfig, {"trusted_origins": ["example.com/x"]}, "csrf.trusted_origins"),
     (HTTPSRedirectConfig, {"exempt_paths": ["x"]}, "https_redirect.exempt_paths"),
     (HealthConfig, {"sync_workers": 0}, "health.sync_workers"),
-    (RateLimitConfig, {"default_limits": "5/lightyear"}, "rate_limit.default_limits"),
+    pytest.param(  # type: ignore[list-item]
+        RateLimitConfig,
+        {"default_limits": "5/lightyear"},
+        "rate_limit.default_limits",
+        marks=pytest.mark.needs_extras,
+        id="rate_limit.default_limits",
+    ),
 ]
 
 
