@@ -30,7 +30,7 @@ from hardening._environments import is_deployed
 from hardening._paths import PathPrefixes, check_path_prefixes
 from hardening.cors._config import CORSConfig
 from hardening.cors._origins import DEFAULT_PORTS, OriginMatcher, normalise_origin_entry, parse_origin
-from hardening.findings import Finding
+from hardening.findings import Finding, finding
 from hardening.hosts import parse_host
 from hardening.problems import Problem, problem_type, send_problem
 
@@ -43,8 +43,6 @@ __all__ = ("CHECKS", "SAFE_METHODS", "CSRFConfig", "CSRFMiddleware")
 
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 """Methods that must not change state and are never checked."""
-
-_ENV: Final = "HARDENING_CSRF__"
 
 
 class CSRFConfig(LayerConfig):
@@ -185,13 +183,12 @@ class CSRFMiddleware:
 def _check_csrf(settings: RuleInput) -> Iterable[Finding]:
     if not is_deployed(settings.environment) or settings.csrf.enabled:
         return
-    yield Finding(
-        id="HARDENING-CSRF-001",
-        severity="warning",
-        message="CSRF protection is off: other sites can make browsers send state-changing requests.",
-        hint="Set HARDENING_CSRF__ENABLED=true (exempt specific paths with HARDENING_CSRF__EXEMPT_PATHS).",
-        setting="csrf.enabled",
-        env_var=f"{_ENV}ENABLED",
+    yield finding(
+        "HARDENING-CSRF-001",
+        "warning",
+        "csrf.enabled",
+        "CSRF protection is off: other sites can make browsers send state-changing requests.",
+        "Set HARDENING_CSRF__ENABLED=true (exempt specific paths with HARDENING_CSRF__EXEMPT_PATHS).",
     )
 
 

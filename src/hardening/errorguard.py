@@ -32,7 +32,7 @@ from hardening._config import LayerConfig
 from hardening._context import LayerContext
 from hardening._disconnect import is_client_gone, mark_client_gone
 from hardening._environments import is_deployed
-from hardening.findings import Finding
+from hardening.findings import Finding, finding
 from hardening.problems import Problem, ProblemError, problem_for_status, send_problem
 from hardening.redaction import redact_text
 
@@ -241,16 +241,15 @@ def _report_to_sentry(exc: BaseException) -> None:
 
 def _guard_findings(settings: RuleInput) -> Iterable[Finding]:
     if is_deployed(settings.environment) and not settings.errors.enabled:
-        yield Finding(
-            id="HARDENING-ERRORS-001",
-            severity="warning",
-            message=(
+        yield finding(
+            "HARDENING-ERRORS-001",
+            "warning",
+            "errors.enabled",
+            (
                 "The error guard is disabled: an unhandled exception is answered by the framework or "
                 "the server (plain text, or a traceback page with debug=True) without the request ID."
             ),
-            hint="Enable it; it is on by default.",
-            setting="errors.enabled",
-            env_var="HARDENING_ERRORS__ENABLED",
+            "Enable it; it is on by default.",
         )
 
 

@@ -12,7 +12,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final, Literal, Protocol
 
-__all__ = ("SEVERITY_ORDER", "Finding", "Rule", "RuleInput", "Severity")
+from hardening._config import env_var
+
+__all__ = ("SEVERITY_ORDER", "Finding", "Rule", "RuleInput", "Severity", "finding")
 
 Severity = Literal["info", "warning", "error"]
 """How serious a finding is; ``error`` stops start-up in production by default."""
@@ -40,6 +42,11 @@ class Finding:
     hint: str = ""
     setting: str = ""
     env_var: str = ""
+
+
+def finding(rule_id: str, severity: Severity, setting: str, message: str, hint: str) -> Finding:
+    """Return a :class:`Finding` about a dotted ``setting``, naming the variable that sets it."""
+    return Finding(rule_id, severity, message, hint, setting, env_var(setting))
 
 
 class RuleInput(Protocol):

@@ -32,7 +32,7 @@ from hardening._context import LayerContext
 from hardening._environments import is_deployed
 from hardening._paths import HEALTH_PROBE_PATHS, ProbePaths, check_path_prefixes
 from hardening.cors._origins import DEFAULT_PORTS, valid_bracketed_host, wildcard_base_problem
-from hardening.findings import Finding
+from hardening.findings import Finding, finding
 from hardening.problems import Problem, problem_type, send_problem
 
 if TYPE_CHECKING:
@@ -49,7 +49,6 @@ DEVELOPMENT_HOSTS: Final = ("localhost", "127.0.0.1", "[::1]", "testserver")
 
 _LABEL = r"[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?"
 _HOST_RE: Final = re.compile(rf"(?P<host>\[[0-9a-f:.]+\]|{_LABEL}(?:\.{_LABEL})*\.?)(?::(?P<port>[0-9]{{1,5}}))?")
-_ENV: Final = "HARDENING_HOSTS__ALLOWED_HOSTS"
 
 
 def parse_host(value: str) -> tuple[str, int | None] | None:
@@ -257,32 +256,29 @@ def _check_hosts(settings: RuleInput) -> Iterable[Finding]:
     if not is_deployed(settings.environment):
         return
     if not hosts.enabled:
-        yield Finding(
-            id="HARDENING-HOST-003",
-            severity="warning",
-            message="The trusted-host check is off: any Host header reaches the app.",
-            hint="Set HARDENING_HOSTS__ENABLED=true and list the hosts in HARDENING_HOSTS__ALLOWED_HOSTS.",
-            setting="hosts.enabled",
-            env_var="HARDENING_HOSTS__ENABLED",
+        yield finding(
+            "HARDENING-HOST-003",
+            "warning",
+            "hosts.enabled",
+            "The trusted-host check is off: any Host header reaches the app.",
+            "Set HARDENING_HOSTS__ENABLED=true and list the hosts in HARDENING_HOSTS__ALLOWED_HOSTS.",
         )
         return
     if not hosts.allowed_hosts:
-        yield Finding(
-            id="HARDENING-HOST-001",
-            severity="error",
-            message="No trusted host is configured, so every request is refused with 400.",
-            hint="List the hosts this service answers, e.g. HARDENING_HOSTS__ALLOWED_HOSTS='[\"api.example.com\"]'.",
-            setting="hosts.allowed_hosts",
-            env_var=_ENV,
+        yield finding(
+            "HARDENING-HOST-001",
+            "error",
+            "hosts.allowed_hosts",
+            "No trusted host is configured, so every request is refused with 400.",
+            "List the hosts this service answers, e.g. HARDENING_HOSTS__ALLOWED_HOSTS='[\"api.example.com\"]'.",
         )
     elif "*" in hosts.allowed_hosts:
-        yield Finding(
-            id="HARDENING-HOST-002",
-            severity="error",
-            message="The trusted hosts allow any host ('*'), so forged Host headers reach the app.",
-            hint="Replace '*' with the hosts this service answers.",
-            setting="hosts.allowed_hosts",
-            env_var=_ENV,
+        yield finding(
+            "HARDENING-HOST-002",
+            "error",
+            "hosts.allowed_hosts",
+            "The trusted hosts allow any host ('*'), so forged Host headers reach the app.",
+            "Replace '*' with the hosts this service answers.",
         )
 
 

@@ -26,7 +26,7 @@ from hardening._config import LayerConfig
 from hardening._context import LayerContext
 from hardening._environments import is_deployed
 from hardening._paths import HEALTH_PROBE_PATHS, PathPrefixes, check_path_prefixes
-from hardening.findings import Finding
+from hardening.findings import Finding, finding
 from hardening.hosts import parse_host
 from hardening.problems import Problem, problem_type, send_problem
 
@@ -140,19 +140,18 @@ def _check_redirect(settings: RuleInput) -> Iterable[Finding]:
         return
     redirect = settings.https_redirect
     if redirect.enabled and not settings.proxy.trusted_proxies:
-        yield Finding(
-            id="HARDENING-HTTPS-001",
-            severity="warning",
-            message=(
+        yield finding(
+            "HARDENING-HTTPS-001",
+            "warning",
+            "https_redirect.enabled",
+            (
                 "The HTTPS redirect is on but no trusted proxy is configured: behind a proxy "
                 "that terminates TLS every request looks like plain HTTP and redirects forever."
             ),
-            hint=(
+            (
                 "List the proxy networks in HARDENING_PROXY__TRUSTED_PROXIES, or leave the "
                 "redirect to the load balancer."
             ),
-            setting="https_redirect.enabled",
-            env_var="HARDENING_HTTPS_REDIRECT__ENABLED",
         )
 
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ByteSize, ConfigDict, field_validator
 from hardening._config import LayerConfig
 from hardening._environments import is_deployed
 from hardening.bodylimit._paths import check_path_key
-from hardening.findings import Finding
+from hardening.findings import Finding, finding
 
 if TYPE_CHECKING:
     from hardening.findings import Rule, RuleInput
@@ -198,43 +198,39 @@ def _limit_findings(settings: RuleInput) -> Iterable[Finding]:
         return
     config = settings.body_limit
     if not config.enabled:
-        yield Finding(
-            id="HARDENING-BODY-001",
-            severity="warning",
-            message="The request body limit is disabled: any client can send bodies of any size.",
-            hint="Enable it (the default is 1 MiB) and raise the limit only on the paths that need it.",
-            setting="body_limit.enabled",
-            env_var="HARDENING_BODY_LIMIT__ENABLED",
+        yield finding(
+            "HARDENING-BODY-001",
+            "warning",
+            "body_limit.enabled",
+            "The request body limit is disabled: any client can send bodies of any size.",
+            "Enable it (the default is 1 MiB) and raise the limit only on the paths that need it.",
         )
         return
     if config.max_bytes > _PRODUCTION_CEILING:
-        yield Finding(
-            id="HARDENING-BODY-002",
-            severity="warning",
-            message=f"The default request body limit is {config.max_bytes.human_readable()}, over 100 MiB.",
-            hint="Keep the default small and raise it per path with body_limit.paths.",
-            setting="body_limit.max_bytes",
-            env_var="HARDENING_BODY_LIMIT__MAX_BYTES",
+        yield finding(
+            "HARDENING-BODY-002",
+            "warning",
+            "body_limit.max_bytes",
+            f"The default request body limit is {config.max_bytes.human_readable()}, over 100 MiB.",
+            "Keep the default small and raise it per path with body_limit.paths.",
         )
     for key, limit in config.paths.items():
         if limit is None or limit > _PRODUCTION_CEILING:
             size = "no limit" if limit is None else limit.human_readable()
-            yield Finding(
-                id="HARDENING-BODY-003",
-                severity="info",
-                message=f"Request bodies on {key!r} are limited to: {size}.",
-                hint="Make sure that endpoint streams the body instead of loading it into memory.",
-                setting="body_limit.paths",
-                env_var="HARDENING_BODY_LIMIT__PATHS",
+            yield finding(
+                "HARDENING-BODY-003",
+                "info",
+                "body_limit.paths",
+                f"Request bodies on {key!r} are limited to: {size}.",
+                "Make sure that endpoint streams the body instead of loading it into memory.",
             )
     if config.timeout is None and config.min_rate is None:
-        yield Finding(
-            id="HARDENING-BODY-004",
-            severity="warning",
-            message="Request bodies have no time limit: a client sending a byte a second holds a connection for free.",
-            hint="Keep body_limit.timeout (30 s) or body_limit.min_rate (1 KiB/s after 5 s) on.",
-            setting="body_limit.timeout",
-            env_var="HARDENING_BODY_LIMIT__TIMEOUT",
+        yield finding(
+            "HARDENING-BODY-004",
+            "warning",
+            "body_limit.timeout",
+            "Request bodies have no time limit: a client sending a byte a second holds a connection for free.",
+            "Keep body_limit.timeout (30 s) or body_limit.min_rate (1 KiB/s after 5 s) on.",
         )
 
 

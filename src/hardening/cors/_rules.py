@@ -32,10 +32,6 @@ def _env(rules_env: str | None, field: str) -> str:
     return rules_env or env_var(f"cors.{field}")
 
 
-def _production(settings: RuleInput) -> bool:
-    return is_deployed(settings.environment)
-
-
 def _check_unescaped_dots(settings: RuleInput) -> Iterable[Finding]:
     for setting, env, policy in _policies(settings):
         for regex in policy.allow_origin_regex:
@@ -81,7 +77,7 @@ def _check_null_origin(settings: RuleInput) -> Iterable[Finding]:
 
 
 def _check_production_origins(settings: RuleInput) -> Iterable[Finding]:
-    if not _production(settings):
+    if not is_deployed(settings.environment):
         return
     for setting, env, policy in _policies(settings):
         if "*" in policy.allow_origins:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Final
 
-from hardening._config import env_var
-from hardening.findings import Finding, Rule
+from hardening.findings import Finding, Rule, finding
 from hardening.headers.csp import NONCE_SOURCE, parse_policy
 
 if TYPE_CHECKING:
@@ -24,31 +23,28 @@ def hsts_off(settings: RuleInput) -> Iterator[Finding]:
     """HARDENING-HDR-001: HSTS is off (or the whole headers layer is)."""
     headers = settings.headers
     if not headers.enabled:
-        yield Finding(
-            id="HARDENING-HDR-001",
-            severity="error",
-            message="The security-headers layer is disabled: no HSTS, CSP or anti-framing headers are sent.",
-            hint="Remove HARDENING_HEADERS__ENABLED=false.",
-            setting="headers.enabled",
-            env_var="HARDENING_HEADERS__ENABLED",
+        yield finding(
+            "HARDENING-HDR-001",
+            "error",
+            "headers.enabled",
+            "The security-headers layer is disabled: no HSTS, CSP or anti-framing headers are sent.",
+            "Remove HARDENING_HEADERS__ENABLED=false.",
         )
     elif not headers.hsts.enabled:
-        yield Finding(
-            id="HARDENING-HDR-001",
-            severity="error",
-            message="HSTS is off: a network attacker can downgrade the first visit to plain HTTP.",
-            hint="Set HARDENING_HEADERS__HSTS__ENABLED=true (it is only ever sent on HTTPS).",
-            setting="headers.hsts.enabled",
-            env_var="HARDENING_HEADERS__HSTS__ENABLED",
+        yield finding(
+            "HARDENING-HDR-001",
+            "error",
+            "headers.hsts.enabled",
+            "HSTS is off: a network attacker can downgrade the first visit to plain HTTP.",
+            "Set HARDENING_HEADERS__HSTS__ENABLED=true (it is only ever sent on HTTPS).",
         )
     elif headers.hsts.max_age < HSTS_MIN_MAX_AGE:
-        yield Finding(
-            id="HARDENING-HDR-003",
-            severity="warning",
-            message=f"HSTS max-age is {headers.hsts.max_age} s, under six months ({HSTS_MIN_MAX_AGE} s).",
-            hint="Raise it to 63072000 (two years) once HTTPS works everywhere.",
-            setting="headers.hsts.max_age",
-            env_var="HARDENING_HEADERS__HSTS__MAX_AGE",
+        yield finding(
+            "HARDENING-HDR-003",
+            "warning",
+            "headers.hsts.max_age",
+            f"HSTS max-age is {headers.hsts.max_age} s, under six months ({HSTS_MIN_MAX_AGE} s).",
+            "Raise it to 63072000 (two years) once HTTPS works everywhere.",
         )
 
 
@@ -72,13 +68,12 @@ def csp_unsafe_inline_scripts(settings: RuleInput) -> Iterator[Finding]:
             continue
         if any(s == NONCE_SOURCE or s.startswith(("'nonce-", "'sha256-", "'sha384-", "'sha512-")) for s in sources):
             continue
-        yield Finding(
-            id="HARDENING-HDR-002",
-            severity="warning" if name == "docs" else "error",
-            message=f"The {name} CSP allows inline scripts ('unsafe-inline'), so it does not stop XSS.",
-            hint="Use the 'nonce' source with 'strict-dynamic' and put nonce=\"{{ csp_nonce(request) }}\" on scripts.",
-            setting=f"headers.{name}.csp",
-            env_var=env_var(f"headers.{name}.csp"),
+        yield finding(
+            "HARDENING-HDR-002",
+            "warning" if name == "docs" else "error",
+            f"headers.{name}.csp",
+            f"The {name} CSP allows inline scripts ('unsafe-inline'), so it does not stop XSS.",
+            "Use the 'nonce' source with 'strict-dynamic' and put nonce=\"{{ csp_nonce(request) }}\" on scripts.",
         )
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from hardening._environments import is_deployed
-from hardening.findings import Finding, Rule
+from hardening.findings import Finding, Rule, finding
 
 if TYPE_CHECKING:
     from hardening.findings import RuleInput
@@ -20,49 +20,44 @@ def check_logging(settings: RuleInput) -> Iterable[Finding]:
         return
     config = settings.logging
     if config.enabled and config.renderer_for(settings.environment) == "console":
-        yield Finding(
-            id="HARDENING-LOG-001",
-            severity="warning",
-            message="logs are rendered for a terminal, not as JSON lines",
-            hint="set HARDENING_LOGGING__FORMAT=json (or auto) so log pipelines can parse every line",
-            setting="logging.format",
-            env_var="HARDENING_LOGGING__FORMAT",
+        yield finding(
+            "HARDENING-LOG-001",
+            "warning",
+            "logging.format",
+            "logs are rendered for a terminal, not as JSON lines",
+            "set HARDENING_LOGGING__FORMAT=json (or auto) so log pipelines can parse every line",
         )
     if config.enabled and config.show_locals:
-        yield Finding(
-            id="HARDENING-LOG-002",
-            severity="error",
-            message="tracebacks in logs include every frame's local variables, which hold secrets",
-            hint="set HARDENING_LOGGING__SHOW_LOCALS=false",
-            setting="logging.show_locals",
-            env_var="HARDENING_LOGGING__SHOW_LOCALS",
+        yield finding(
+            "HARDENING-LOG-002",
+            "error",
+            "logging.show_locals",
+            "tracebacks in logs include every frame's local variables, which hold secrets",
+            "set HARDENING_LOGGING__SHOW_LOCALS=false",
         )
     if config.enabled and config.level == "DEBUG":
-        yield Finding(
-            id="HARDENING-LOG-003",
-            severity="warning",
-            message="the root log level is DEBUG: verbose, costly, and libraries log payloads at DEBUG",
-            hint="set HARDENING_LOGGING__LEVEL=INFO and raise single loggers with HARDENING_LOGGING__LEVELS",
-            setting="logging.level",
-            env_var="HARDENING_LOGGING__LEVEL",
+        yield finding(
+            "HARDENING-LOG-003",
+            "warning",
+            "logging.level",
+            "the root log level is DEBUG: verbose, costly, and libraries log payloads at DEBUG",
+            "set HARDENING_LOGGING__LEVEL=INFO and raise single loggers with HARDENING_LOGGING__LEVELS",
         )
     if not settings.request_id.enabled:
-        yield Finding(
-            id="HARDENING-LOG-004",
-            severity="warning",
-            message="request IDs are off: log lines of one request cannot be correlated",
-            hint="set HARDENING_REQUEST_ID__ENABLED=true",
-            setting="request_id.enabled",
-            env_var="HARDENING_REQUEST_ID__ENABLED",
+        yield finding(
+            "HARDENING-LOG-004",
+            "warning",
+            "request_id.enabled",
+            "request IDs are off: log lines of one request cannot be correlated",
+            "set HARDENING_REQUEST_ID__ENABLED=true",
         )
     if not settings.access_log.enabled:
-        yield Finding(
-            id="HARDENING-LOG-005",
-            severity="info",
-            message="the access log is off: no line records status, duration and client per request",
-            hint="set HARDENING_ACCESS_LOG__ENABLED=true",
-            setting="access_log.enabled",
-            env_var="HARDENING_ACCESS_LOG__ENABLED",
+        yield finding(
+            "HARDENING-LOG-005",
+            "info",
+            "access_log.enabled",
+            "the access log is off: no line records status, duration and client per request",
+            "set HARDENING_ACCESS_LOG__ENABLED=true",
         )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from hardening.findings import Finding, Rule, Severity
+from hardening.findings import Finding, Rule, Severity, finding
 from hardening.pool.config import env_var
 
 if TYPE_CHECKING:
@@ -27,14 +27,7 @@ MIN_ACQUIRE_TIMEOUT = 0.25
 
 
 def _finding(rule: str, severity: Severity, field: str, message: str, hint: str) -> Finding:
-    return Finding(
-        id=f"HARDENING-POOL-{rule}",
-        severity=severity,
-        message=message,
-        hint=hint,
-        setting=f"pool.{field}",
-        env_var=env_var(field),
-    )
+    return finding(f"HARDENING-POOL-{rule}", severity, f"pool.{field}", message, hint)
 
 
 def _when(

@@ -6,14 +6,12 @@ import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from hardening.findings import Finding, Rule
+from hardening.findings import Finding, Rule, finding
 
 if TYPE_CHECKING:
     from hardening.findings import RuleInput
 
 __all__ = ("CHECKS",)
-
-_ENV = "HARDENING_RATE_LIMIT__"
 
 
 def _workers(configured: int | None) -> int:
@@ -32,30 +30,28 @@ def memory_storage_with_many_processes(settings: RuleInput) -> Iterator[Finding]
         return
     workers = _workers(config.workers)
     if workers > 1 or config.replicas > 1:
-        yield Finding(
-            id="HARDENING-RATELIMIT-001",
-            severity="warning",
-            message=(
+        yield finding(
+            "HARDENING-RATELIMIT-001",
+            "warning",
+            "rate_limit.storage_uri",
+            (
                 f"Rate-limit counters are kept in memory, but {workers} worker(s) x "
                 f"{config.replicas} replica(s) each keep their own: every limit is effectively "
                 f"multiplied by {workers * config.replicas}."
             ),
-            hint="Point the limiter at Redis, for example async+redis://redis:6379/0.",
-            setting="rate_limit.storage_uri",
-            env_var=f"{_ENV}STORAGE_URI",
+            "Point the limiter at Redis, for example async+redis://redis:6379/0.",
         )
 
 
 def rate_limiting_disabled(settings: RuleInput) -> Iterator[Finding]:
     """HARDENING-RATELIMIT-002: rate limiting is off."""
     if not settings.rate_limit.enabled:
-        yield Finding(
-            id="HARDENING-RATELIMIT-002",
-            severity="warning",
-            message="Rate limiting is disabled: one client can use all of the service's capacity.",
-            hint="Enable it (the default) and set limits that fit the service.",
-            setting="rate_limit.enabled",
-            env_var=f"{_ENV}ENABLED",
+        yield finding(
+            "HARDENING-RATELIMIT-002",
+            "warning",
+            "rate_limit.enabled",
+            "Rate limiting is disabled: one client can use all of the service's capacity.",
+            "Enable it (the default) and set limits that fit the service.",
         )
 
 
@@ -63,13 +59,12 @@ def no_limits(settings: RuleInput) -> Iterator[Finding]:
     """HARDENING-RATELIMIT-003: enabled, but no limit applies to anything."""
     config = settings.rate_limit
     if config.enabled and not config.default_limits.strip() and not any(not r.exempt for r in config.rules):
-        yield Finding(
-            id="HARDENING-RATELIMIT-003",
-            severity="warning",
-            message="Rate limiting is enabled but no default limits and no rules are set.",
-            hint="Set default limits, for example '50/second;1000/minute'.",
-            setting="rate_limit.default_limits",
-            env_var=f"{_ENV}DEFAULT_LIMITS",
+        yield finding(
+            "HARDENING-RATELIMIT-003",
+            "warning",
+            "rate_limit.default_limits",
+            "Rate limiting is enabled but no default limits and no rules are set.",
+            "Set default limits, for example '50/second;1000/minute'.",
         )
 
 
@@ -77,13 +72,12 @@ def shadow_mode(settings: RuleInput) -> Iterator[Finding]:
     """HARDENING-RATELIMIT-004: shadow mode never rejects anything."""
     config = settings.rate_limit
     if config.enabled and config.shadow:
-        yield Finding(
-            id="HARDENING-RATELIMIT-004",
-            severity="warning",
-            message="Rate limiting runs in shadow mode: limits are computed but never enforced.",
-            hint="Turn shadow mode off once the limits are tuned.",
-            setting="rate_limit.shadow",
-            env_var=f"{_ENV}SHADOW",
+        yield finding(
+            "HARDENING-RATELIMIT-004",
+            "warning",
+            "rate_limit.shadow",
+            "Rate limiting runs in shadow mode: limits are computed but never enforced.",
+            "Turn shadow mode off once the limits are tuned.",
         )
 
 
