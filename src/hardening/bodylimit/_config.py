@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Final, NamedTuple
+from typing import TYPE_CHECKING, Annotated, Final, NamedTuple
 
-from pydantic import BaseModel, ByteSize, ConfigDict, field_validator
+from pydantic import AfterValidator, BaseModel, ByteSize, ConfigDict, field_validator
 
 from hardening._config import LayerConfig
 from hardening._environments import is_deployed
@@ -51,7 +51,7 @@ class Times(NamedTuple):
         return self.timeout is None and self.min_rate is None
 
 
-def _check_seconds(name: str, value: float | None, *, zero_ok: bool = False) -> float | None:
+def _check_seconds(value: float | None, *, zero_ok: bool = False) -> float | None:
     if value is not None and not ((value >= 0 if zero_ok else value > 0) and value <= _MAX_SECONDS):
         low = "0 or more" if zero_ok else "more than 0"
         msg = f"must be {low} and at most {_MAX_SECONDS:g} seconds, or null to turn it off"
@@ -59,11 +59,22 @@ def _check_seconds(name: str, value: float | None, *, zero_ok: bool = False) -> 
     return value
 
 
-def _check_rate(name: str, value: ByteSize | None) -> ByteSize | None:
+def _check_grace(value: float) -> float:
+    _check_seconds(value, zero_ok=True)
+    return value
+
+
+def _check_rate(value: ByteSize | None) -> ByteSize | None:
     if value is not None and value < 1:
         msg = "must be a positive rate in bytes per second such as '1KiB', or null"
         raise ValueError(msg)
     return value
+
+
+# The time fields of the layer and of each time_paths entry, checked alike.
+_Seconds = Annotated[float | None, AfterValidator(_check_seconds)]
+_Grace = Annotated[float, AfterValidator(_check_grace)]
+_Rate = Annotated[ByteSize | None, AfterValidator(_check_rate)]
 
 
 class BodyTimeLimit(BaseModel):
@@ -75,28 +86,12 @@ class BodyTimeLimit(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
-    timeout: float | None = DEFAULT_BODY_TIMEOUT
+    timeout: _Seconds = DEFAULT_BODY_TIMEOUT
     """Seconds the whole body may take; ``null``: no whole-body timeout here."""
-    min_rate: ByteSize | None = ByteSize(DEFAULT_MIN_RATE)
+    min_rate: _Rate = ByteSize(DEFAULT_MIN_RATE)
     """Bytes per second the body must average after the grace period; ``null``: none."""
-    min_rate_grace: float = DEFAULT_MIN_RATE_GRACE
+    min_rate_grace: _Grace = DEFAULT_MIN_RATE_GRACE
     """Seconds before the minimum rate applies."""
-
-    @field_validator("timeout")
-    @classmethod
-    def _timeout(cls, value: float | None) -> float | None:
-        return _check_seconds("time_paths timeout", value)
-
-    @field_validator("min_rate")
-    @classmethod
-    def _rate(cls, value: ByteSize | None) -> ByteSize | None:
-        return _check_rate("time_paths min_rate", value)
-
-    @field_validator("min_rate_grace")
-    @classmethod
-    def _grace(cls, value: float) -> float:
-        _check_seconds("time_paths min_rate_grace", value, zero_ok=True)
-        return value
 
     def resolve(self, layer: Times) -> Times:
         """Return this path's limits, taking the fields left out from ``layer``."""
@@ -126,21 +121,21 @@ class BodyLimitConfig(LayerConfig):
     patterns win over prefixes; the longest prefix wins. A ``null`` value removes the
     limit on that path."""
 
-    timeout: float | None = DEFAULT_BODY_TIMEOUT
+    timeout: _Seconds = DEFAULT_BODY_TIMEOUT
     """Seconds the whole request body may take to arrive (``HARDENING_BODY_LIMIT__TIMEOUT``).
 
     Only the time the app spends waiting for the client counts, not the time it spends
     between two reads. A body still incomplete then is answered ``408`` and the
     connection is closed. ``null`` turns the whole-body timeout off."""
 
-    min_rate: ByteSize | None = ByteSize(DEFAULT_MIN_RATE)
+    min_rate: _Rate = ByteSize(DEFAULT_MIN_RATE)
     """The slowest average transfer rate accepted, in bytes per second (``"1KiB"``).
 
     Applies once ``min_rate_grace`` seconds of waiting have passed: a body that has
     averaged less by then (a trickle, one byte a second) is answered ``408`` and the
     connection is closed, long before the whole-body timeout. ``null`` turns it off."""
 
-    min_rate_grace: float = DEFAULT_MIN_RATE_GRACE
+    min_rate_grace: _Grace = DEFAULT_MIN_RATE_GRACE
     """Seconds of waiting before ``min_rate`` applies (slow starts, TLS, mobile networks)."""
 
     time_paths: dict[str, BodyTimeLimit | None] = {}
@@ -163,22 +158,6 @@ class BodyLimitConfig(LayerConfig):
             if limit is not None and limit < 1:
                 msg = f"the limit for {key!r} must be a positive size or null"
                 raise ValueError(msg)
-        return value
-
-    @field_validator("timeout")
-    @classmethod
-    def _check_timeout(cls, value: float | None) -> float | None:
-        return _check_seconds("timeout", value)
-
-    @field_validator("min_rate")
-    @classmethod
-    def _check_min_rate(cls, value: ByteSize | None) -> ByteSize | None:
-        return _check_rate("min_rate", value)
-
-    @field_validator("min_rate_grace")
-    @classmethod
-    def _check_grace(cls, value: float) -> float:
-        _check_seconds("min_rate_grace", value, zero_ok=True)
         return value
 
     @field_validator("time_paths")
