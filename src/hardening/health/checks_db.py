@@ -35,6 +35,14 @@ def _saturated(usage: dict[str, int]) -> bool:
     return usage["max"] > 0 and usage["in_use"] >= usage["max"]
 
 
+async def _query_and_close(connection: Any, query: str) -> None:
+    """Run ``query`` on a dedicated asyncpg connection, then close it (even when cancelled)."""
+    try:
+        await connection.fetchval(query)
+    finally:
+        await asyncio.shield(connection.close(timeout=1))
+
+
 class SQLAlchemyCheck:
     """Check an SQLAlchemy ``AsyncEngine``: database reachable and pool not saturated.
 
@@ -151,11 +159,7 @@ class AsyncpgPoolCheck:
         else:
             args = list(getattr(pool, "_connect_args", ()))
             kwargs = dict(getattr(pool, "_connect_kwargs", {}))
-            connection = await asyncpg.connect(*args, **kwargs)
-            try:
-                await connection.fetchval(self.query)
-            finally:
-                await asyncio.shield(connection.close(timeout=1))
+            await _query_and_close(await asyncpg.connect(*args, **kwargs), self.query)
         if saturated:
             return CheckResult.warned(
                 f"pool saturated ({usage['in_use']}/{usage['max']} in use)",
@@ -209,11 +213,7 @@ class PostgresCheck:
                 await asyncio.shield(aconn.close())
             return
         dsn = self._dsn.replace("postgresql+asyncpg://", "postgresql://", 1)
-        connection = await asyncpg.connect(dsn, timeout=self.connect_timeout)
-        try:
-            await connection.fetchval(self.query)
-        finally:
-            await asyncio.shield(connection.close(timeout=1))
+        await _query_and_close(await asyncpg.connect(dsn, timeout=self.connect_timeout), self.query)
 
     def __repr__(self) -> str:
         return f"PostgresCheck({redact_url(self._dsn)!r})"

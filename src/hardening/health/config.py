@@ -20,6 +20,7 @@ DetailsPolicy = Literal["never", "always", "token"]
 
 _MAX_DEADLINE = 60.0
 _MAX_TTL = 3600.0
+_PATHS = ("liveness_path", "readiness_path", "startup_path", "health_path", "metrics_path")
 
 
 class HealthConfig(LayerConfig):
@@ -76,7 +77,7 @@ class HealthConfig(LayerConfig):
     description: str = ""
     """``description`` of the detailed view (empty: left out)."""
 
-    @field_validator("liveness_path", "readiness_path", "startup_path", "health_path", "metrics_path")
+    @field_validator(*_PATHS)
     @classmethod
     def _check_path(cls, value: str | None) -> str | None:
         if value is None or value == "":
@@ -122,22 +123,9 @@ class HealthConfig(LayerConfig):
 
     @model_validator(mode="after")
     def _check_consistency(self) -> HealthConfig:
-        paths = [
-            path
-            for path in (
-                self.liveness_path,
-                self.readiness_path,
-                self.startup_path,
-                self.health_path,
-                self.metrics_path,
-            )
-            if path
-        ]
+        paths = [path for name in _PATHS if (path := getattr(self, name))]
         if len(paths) != len(set(paths)):
-            msg = (
-                f"the endpoint paths (liveness_path, readiness_path, startup_path, health_path, "
-                f"metrics_path) must be distinct, got {paths}"
-            )
+            msg = f"the endpoint paths ({', '.join(_PATHS)}) must be distinct, got {paths}"
             raise ValueError(msg)
         if self.details == "token" and (self.token is None or not self.token.get_secret_value()):
             msg = "details is 'token' but token is empty; set token to a long random value, or details to 'never'"

@@ -86,19 +86,15 @@ class HealthMiddleware:
             sync_workers=config.sync_workers,
             extra=(_PROCESS_SPEC,),
         )
-        routes: dict[str, Group | None] = {}
-        for path, group in (
+        routes: tuple[tuple[str | None, Group | None], ...] = (
             (config.liveness_path, "liveness"),
             (config.readiness_path, "readiness"),
             (config.startup_path, "startup"),
             (config.health_path, "health"),
-        ):
-            if path:
-                routes[path] = group  # type: ignore[assignment]
-        if config.metrics_path:
-            routes[config.metrics_path] = None
-        self._routes = routes
-        self._paths = ProbePaths(tuple(routes))
+            (config.metrics_path, None),  # the metrics view
+        )
+        self._routes = {path: group for path, group in routes if path}
+        self._paths = ProbePaths(tuple(self._routes))
         self._details = config.details
         self._token = config.token.get_secret_value().encode() if config.token is not None else b""
         self._retry_after = str(config.retry_after).encode()
@@ -133,16 +129,10 @@ class HealthMiddleware:
         report = await self.runtime.evaluate(group)
         details = self._show_details(scope)
         body = health_json(report, service=self._service) if details else minimal_json(report)
-        headers = [
-            (b"content-type", _media_type(scope)),
-            (b"content-length", str(len(body)).encode()),
-            (b"cache-control", b"no-store"),
-        ]
-        status = 503 if report.status == "fail" else 200
-        if status == 503:
-            headers.append((b"retry-after", self._retry_after))
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+        if report.status == "fail":
+            await _respond(scope, send, 503, _media_type(scope), body, (b"retry-after", self._retry_after))
+        else:
+            await _respond(scope, send, 200, _media_type(scope), body)
 
     def _show_details(self, scope: Scope) -> bool:
         if self._details == "always":
@@ -164,14 +154,7 @@ class HealthMiddleware:
             problem = Problem(401, detail="Send the health token to read health metrics.")
             await send_problem(scope, send, problem, headers=[(b"www-authenticate", b"Bearer")])
             return
-        body = openmetrics(self.runtime.snapshot())
-        headers = [
-            (b"content-type", OPENMETRICS.encode()),
-            (b"content-length", str(len(body)).encode()),
-            (b"cache-control", b"no-store"),
-        ]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+        await _respond(scope, send, 200, OPENMETRICS.encode(), openmetrics(self.runtime.snapshot()))
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         runtime = self.runtime
@@ -198,6 +181,16 @@ class HealthMiddleware:
             if runtime.lifecycle == "starting":  # no lifespan support: do not stay "starting"
                 runtime.lifecycle = "unknown"
             raise
+
+
+async def _respond(
+    scope: Scope, send: Send, status: int, content_type: bytes, body: bytes, *headers: tuple[bytes, bytes]
+) -> None:
+    """Send an uncached answer (no body to a HEAD request)."""
+    start = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    start += [(b"cache-control", b"no-store"), *headers]
+    await send({"type": "http.response.start", "status": status, "headers": start})
+    await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
 
 
 def _media_type(scope: Scope) -> bytes:

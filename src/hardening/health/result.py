@@ -149,11 +149,7 @@ class CheckResult:
 
 def worst(statuses: list[Status]) -> Status:
     """Return the worst of ``statuses`` (``pass`` for an empty list)."""
-    best: Status = "pass"
-    for status in statuses:
-        if STATUS_RANK[status] > STATUS_RANK[best]:
-            best = status
-    return best
+    return max(statuses, key=STATUS_RANK.__getitem__, default="pass")
 
 
 def coerce_result(value: object) -> CheckResult:
