@@ -42,11 +42,12 @@ def _rule_finding(rule_id: str, items: list[SettingsProblem] | list[Finding]) ->
     )
 
 
-def _group(items: list[Any]) -> dict[str, list[Any]]:
+def _rule_findings(items: list[SettingsProblem] | list[Finding]) -> list[AuditFinding]:
+    """One finding per rule ID (in order of first appearance), for the errors and warnings."""
     groups: dict[str, list[Any]] = {}
     for item in items:
         groups.setdefault(item.rule_id if hasattr(item, "rule_id") else item.id, []).append(item)
-    return groups
+    return [finding for rule_id, group in groups.items() if (finding := _rule_finding(rule_id, group)) is not None]
 
 
 def _environment_finding(environment: str) -> AuditFinding:
@@ -71,12 +72,7 @@ def _from_report(report: SettingsReport) -> list[AuditFinding]:
         )
     else:
         findings.append(AuditFinding.of("AUD-SET-002", "pass", f"{report.settings_class} loads and validates."))
-    rules = [p for p in report.problems if p.kind == "rule" and p.rule_id]
-    for rule_id, items in _group(rules).items():
-        finding = _rule_finding(rule_id, items)
-        if finding is not None:
-            findings.append(finding)
-    return findings
+    return findings + _rule_findings([p for p in report.problems if p.kind == "rule" and p.rule_id])
 
 
 def check_settings_findings(settings: Any) -> list[AuditFinding]:
@@ -106,11 +102,7 @@ def check_settings_findings(settings: Any) -> list[AuditFinding]:
         from hardening.settings.rules import app_findings
 
         rules.extend(app_findings(settings))
-    for rule_id, items in _group(rules).items():
-        finding = _rule_finding(rule_id, items)
-        if finding is not None:
-            findings.append(finding)
-    return findings
+    return findings + _rule_findings(rules)
 
 
 def stack_findings(layers: tuple[str, ...] | None) -> list[AuditFinding]:
