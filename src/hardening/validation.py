@@ -119,10 +119,10 @@ def _malformed_json() -> Problem:
     )
 
 
-def _validation_problem(errors: list[Any], prefix: str) -> Problem:
+def _validation_problem(errors: list[Any], *prefix: str) -> Problem:
     if any(error.get("type") == _JSON_INVALID for error in errors):
         return _malformed_json()
-    return errors_to_problem(errors, prefix=(prefix,))
+    return errors_to_problem(errors, prefix=prefix)
 
 
 @functools.lru_cache(maxsize=512)
@@ -208,9 +208,7 @@ def parse_query(request: Request, model: type[M]) -> M:
     """
     params = request.query_params
     sequences = _sequence_fields(model)
-    data: dict[str, Any] = {}
-    for key in params:
-        data[key] = params.getlist(key) if key in sequences else params[key]
+    data = {key: params.getlist(key) if key in sequences else params[key] for key in params}
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -294,10 +292,7 @@ def _problem_of_http_exception(exc: HTTPException) -> Problem:
 
 
 async def _request_validation_handler(request: Request, exc: Exception) -> Response:
-    errors = exc.errors() if hasattr(exc, "errors") else []
-    body_errors = [error for error in errors if error.get("type") == _JSON_INVALID]
-    problem = _malformed_json() if body_errors else errors_to_problem(errors)
-    return ProblemResponse(problem)
+    return ProblemResponse(_validation_problem(exc.errors() if hasattr(exc, "errors") else []))
 
 
 async def _server_error_handler(request: Request, exc: Exception) -> Response:
