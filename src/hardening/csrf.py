@@ -159,13 +159,8 @@ class CSRFMiddleware:
 
     def _same_origin(self, scope: Scope, origin: bytes, host: bytes | None) -> bool:
         parsed = parse_origin(origin.decode("latin-1"))
-        if parsed is None or host is None:
-            return False
-        try:
-            target = parse_host(host.decode("ascii"))
-        except UnicodeDecodeError:
-            return False
-        if target is None:
+        target = parse_host(host)
+        if parsed is None or target is None:
             return False
         scheme = self._resolver.scheme(scope)
         scheme = {"ws": "http", "wss": "https"}.get(scheme, scheme)

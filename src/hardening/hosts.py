@@ -51,11 +51,16 @@ _LABEL = r"[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?"
 _HOST_RE: Final = re.compile(rf"(?P<host>\[[0-9a-f:.]+\]|{_LABEL}(?:\.{_LABEL})*\.?)(?::(?P<port>[0-9]{{1,5}}))?")
 
 
-def parse_host(value: str) -> tuple[str, int | None] | None:
-    """Parse a ``Host`` header value into ``(host, port)``; ``None`` when malformed.
+def parse_host(value: str | bytes | None) -> tuple[str, int | None] | None:
+    """Parse a ``Host`` header value into ``(host, port)``; ``None`` when absent or malformed.
 
-    The host is lower-cased and loses a trailing dot; IPv6 literals keep their brackets.
+    The value may be the raw header (bytes, which must be ASCII). The host is lower-cased
+    and loses a trailing dot; IPv6 literals keep their brackets.
     """
+    if isinstance(value, bytes):
+        value = value.decode("ascii") if value.isascii() else None
+    if value is None:
+        return None
     match = _HOST_RE.fullmatch(value.lower())
     if match is None:
         return None
@@ -199,12 +204,7 @@ class TrustedHostMiddleware:
 
     def is_allowed(self, value: bytes | None, scheme: str = "http") -> bool:
         """Return whether a raw ``Host`` header value names an allowed host."""
-        if value is None:
-            return False
-        try:
-            parsed = parse_host(value.decode("ascii"))
-        except UnicodeDecodeError:
-            return False
+        parsed = parse_host(value)
         if parsed is None:
             return False
         if self._allow_all:

@@ -108,13 +108,7 @@ class HTTPSRedirectMiddleware:
         await send({"type": "http.response.body", "body": b""})
 
     def _location(self, scope: Scope) -> bytes | None:
-        raw_host = get_header(scope["headers"], b"host")
-        if raw_host is None:
-            return None
-        try:
-            parsed = parse_host(raw_host.decode("ascii"))
-        except UnicodeDecodeError:
-            return None
+        parsed = parse_host(get_header(scope["headers"], b"host"))
         if parsed is None:
             return None
         host, port = parsed
