@@ -35,6 +35,7 @@ __all__ = [
     "RedisClusterGroup",
     "RedisSentinelGroup",
     "RedisServer",
+    "command_calls",
     "free_port",
     "memcached_server",
     "postgres_server",
@@ -495,6 +496,16 @@ def redis_command(port: int, *args: str) -> Any:
         return client.execute_command(*args)  # type: ignore[no-untyped-call]
     finally:
         client.close()
+
+
+def command_calls(port: int) -> dict[str, int]:
+    """Calls so far per command (``INFO commandstats``) on the Redis server on 127.0.0.1:``port``.
+
+    Names as Redis spells them, lower case: ``evalsha``, ``script|load``, ``sentinel|masters``.
+    Commands a script runs are counted too (``hset``, ...).
+    """
+    stats = redis_command(port, "INFO", "commandstats")
+    return {name.removeprefix("cmdstat_"): int(value["calls"]) for name, value in stats.items()}
 
 
 def _wait_for_info(port: int, needle: str, timeout: float, *, section: str = "INFO") -> None:

@@ -23,7 +23,7 @@ from starlette.routing import Route
 from hardening.ratelimit import RateLimitConfig, RateLimiter, RateLimitMiddleware, RedisStore
 from hardening.ratelimit.stores import Limit, Strategy
 from hardening.testing_faults import FaultProxy
-from tests.servers import RedisServer
+from tests.servers import RedisServer, command_calls
 
 pytestmark = [pytest.mark.redis, pytest.mark.anyio]
 
@@ -116,14 +116,7 @@ def degraded_events(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]
 
 
 def evalsha_calls(server: RedisServer) -> int:
-    import redis
-
-    client = redis.Redis(host=server.host, port=server.port)
-    try:
-        stats = client.info("commandstats")
-    finally:
-        client.close()
-    return int(stats.get("cmdstat_evalsha", {}).get("calls", 0))
+    return command_calls(server.port).get("evalsha", 0)
 
 
 # --------------------------------------------------------------------------- correctness

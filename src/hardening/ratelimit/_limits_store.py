@@ -1,4 +1,4 @@
-"""Any other ``limits`` async storage (Memcached, Valkey, MongoDB, Redis Cluster, Sentinel)."""
+"""Any other ``limits`` async storage (Memcached, Valkey, MongoDB)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ __all__ = ("LimitsStore",)
 class LimitsStore:
     """Any other ``limits`` async storage, through ``limits``' own strategies.
 
-    Memcached, valkey, MongoDB, Redis Cluster or Sentinel.
+    Memcached, Valkey (its client, also for Valkey Sentinel and Cluster) or MongoDB; Redis,
+    Redis Sentinel and Redis Cluster go through :class:`RedisStore` instead.
 
     This costs one ``hit`` per limit plus one ``get_window_stats`` per limit, so it makes
     more round trips than :class:`RedisStore`; limits are checked in order and a
@@ -35,7 +36,7 @@ class LimitsStore:
         strategies = require("limits.aio.strategies", extra="ratelimit", feature="rate limiting")
         self._limits = require("limits", extra="ratelimit", feature="rate limiting")
         options: dict[str, Any] = {"wrap_exceptions": True}
-        if uri.startswith("async+redis"):  # Sentinel, Cluster: through redis-py, like RedisStore
+        if uri.startswith("async+redis"):  # given a Redis URI directly: redis-py, like RedisStore
             options["implementation"] = "redispy"
         self.storage: Any = storage_mod.storage_from_string(uri, **options)
         self._kinds: dict[str, Any] = {

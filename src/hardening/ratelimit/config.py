@@ -61,7 +61,9 @@ _ASYNC_SCHEMES: Final = {
     "mongodb": "async+mongodb",
     "mongodb+srv": "async+mongodb+srv",
 }
-_OWN_REDIS: Final = frozenset({"async+redis", "async+rediss", "async+redis+unix"})
+_OWN_REDIS: Final = frozenset(
+    {"async+redis", "async+rediss", "async+redis+unix", "async+redis+sentinel", "async+redis+cluster"}
+)
 
 
 def parse_limits(text: str) -> tuple[Limit, ...]:
@@ -228,9 +230,11 @@ class RateLimitConfig(LayerConfig):
     """Whether rate limiting is part of the stack."""
     storage_uri: SecretStr = SecretStr("async+memory://")
     """Where counters live: ``async+redis://host:6379/0`` (a password goes in the URI; also
-    ``async+rediss://``, ``async+redis+unix://``), ``async+memory://`` (this process
-    only), or another ``limits`` async storage (``async+memcached://``,
-    ``async+valkey://``, ``async+redis+sentinel://``, ...). Sync schemes are refused."""
+    ``async+rediss://``, ``async+redis+unix://``,
+    ``async+redis+sentinel://host:26379,host:26380/service_name``,
+    ``async+redis+cluster://host:7000,host:7001``: one script call per request),
+    ``async+memory://`` (this process only), or another ``limits`` async storage
+    (``async+memcached://``, ``async+valkey://``, ...). Sync schemes are refused."""
     default_limits: str = "50/second;1000/minute"
     """Limits for every request no rule matches, per client across the whole app.
     Empty means no limit outside the rules."""

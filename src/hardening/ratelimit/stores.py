@@ -1,7 +1,8 @@
 """Where the counters live.
 
-A bounded in-memory store and Redis (one script call per decision); any other ``limits``
-async storage is :class:`hardening.ratelimit._limits_store.LimitsStore`.
+A bounded in-memory store and Redis, Redis Sentinel or a Redis Cluster (one script call
+per decision); any other ``limits`` async storage (Memcached, Valkey, MongoDB) is
+:class:`hardening.ratelimit._limits_store.LimitsStore`.
 
 Every store answers one question, :meth:`Store.acquire`: may a request of ``cost`` pass
 every limit of its policy? The answer is an :class:`Outcome`, with the remaining quota and
@@ -11,20 +12,16 @@ Limits are "all or none": a request rejected by one limit consumes none of the o
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from hashlib import sha1
+from typing import Any, Final, Protocol
 
-from hardening._imports import require
 from hardening.ratelimit._lua import SCRIPTS
+from hardening.ratelimit._redis_links import build_link
 from hardening.ratelimit.windows import Limit, LimitResult, Outcome, Strategy, decide, new_state
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = (
     "Charge",
@@ -161,27 +158,23 @@ class MemoryStore:
         """Nothing to release."""
 
 
-def _redis_url(uri: str) -> str:
-    url = uri.removeprefix("async+")
-    if url.startswith("redis+unix://"):
-        url = "unix://" + url.removeprefix("redis+unix://")
-    return url
-
-
 class RedisStore:
-    """Redis through ``redis.asyncio``: one ``EVALSHA`` per decision, headers included.
+    """Redis, Redis Sentinel or a Redis Cluster: one ``EVALSHA`` per decision, headers included.
 
-    The client is built for a limiter, not for a cache: short connect and socket
-    timeouts, no client-side retries (the circuit breaker decides what to do about
-    failures), and a bounded pool that waits at most ``socket_timeout`` for a free
-    connection. Building it does not touch the network, so the app starts with Redis
-    down. ``NOSCRIPT`` after a Redis restart is handled by reloading the script.
+    How the client reaches Redis is a link (:mod:`hardening.ratelimit._redis_links`): one
+    server through a blocking pool, the master a Sentinel service names, or a Cluster's
+    node for the decision's hash tag. Every link is built for a limiter: short connect
+    and socket timeouts, no client-side retries (the circuit breaker decides what to do
+    about failures), and a bounded number of connections. Building it does not touch the
+    network, so the app starts with Redis down. ``NOSCRIPT`` after a restart is handled
+    by loading the script and running it again.
 
     Args:
-        uri: An ``async+redis://``, ``async+rediss://`` or ``async+redis+unix://`` URI.
+        uri: An ``async+redis://``, ``async+rediss://``, ``async+redis+unix://``,
+            ``async+redis+sentinel://`` or ``async+redis+cluster://`` URI.
         connect_timeout: Seconds to open a connection, and to wait for a free one.
         socket_timeout: Seconds to wait for a reply (the probe's timeout bounds it too).
-        max_connections: The pool size.
+        max_connections: The pool size (a Cluster: commands in flight, over all nodes).
         key_prefix: Prefix of every key this store writes.
     """
 
@@ -194,56 +187,20 @@ class RedisStore:
         max_connections: int = 50,
         key_prefix: str = "hardening-rl",
     ) -> None:
-        aioredis = require("redis.asyncio", extra="redis", feature="rate limiting with Redis")
-        retry_mod = require("redis.asyncio.retry", extra="redis", feature="rate limiting with Redis")
-        backoff = require("redis.backoff", extra="redis", feature="rate limiting with Redis")
-        self._errors = require("redis.exceptions", extra="redis", feature="rate limiting with Redis")
-        # No CLIENT SETINFO on connect: a new connection costs the TCP handshake alone.
-        quiet: dict[str, Any] = (
-            {"driver_info": None}
-            if "driver_info" in inspect.signature(aioredis.connection.AbstractConnection.__init__).parameters
-            else {"lib_name": None, "lib_version": None}
+        self.link: Any = build_link(
+            uri, connect_timeout=connect_timeout, socket_timeout=socket_timeout, max_connections=max_connections
         )
-        pool = aioredis.BlockingConnectionPool.from_url(
-            _redis_url(uri),
-            max_connections=max_connections,
-            timeout=connect_timeout,
-            socket_connect_timeout=connect_timeout,
-            socket_timeout=socket_timeout,
-            retry=retry_mod.Retry(backoff.NoBackoff(), 0),
-            **quiet,
-        )
-        self.pool: Any = pool
-        self.client: Any = aioredis.Redis(connection_pool=pool)
+        self.client: Any = self.link.client
         self.key_prefix = key_prefix
-        self._scripts = {name: self.client.register_script(body) for name, body in SCRIPTS.items()}
+        self._scripts = {
+            name: (sha1(body.encode(), usedforsecurity=False).hexdigest(), body) for name, body in SCRIPTS.items()
+        }
         self._probe_key = [f"{key_prefix}:{{probe}}"]
 
     async def _run(self, strategy: Strategy, keys: Sequence[str], args: Sequence[int | str]) -> Any:
-        """Run a decision script on one pooled connection (one round trip).
-
-        ``NOSCRIPT`` (Redis restarted empty) loads the script on the same connection; a
-        connection whose reply may be half read (timeout, cancellation) is closed, never
-        reused.
-        """
-        script = self._scripts[strategy]
-        connection = await self.pool.get_connection()
-        try:
-            await connection.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
-            try:
-                return await connection.read_response()
-            except self._errors.NoScriptError:
-                await connection.send_command("SCRIPT", "LOAD", script.script)
-                await connection.read_response()
-                await connection.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
-                return await connection.read_response()
-        except self._errors.ResponseError:
-            raise  # a whole reply was read: the connection is fine
-        except BaseException:
-            await connection.disconnect()  # a reply may be half read: never reuse it
-            raise
-        finally:
-            await self.pool.release(connection)
+        """Run a decision script (one round trip; see the link's ``run``)."""
+        sha, body = self._scripts[strategy]
+        return await self.link.run(sha, body, keys, args)
 
     async def acquire(
         self,
@@ -258,7 +215,7 @@ class RedisStore:
         """Decide one request with a single script call (see :class:`Store`).
 
         Args:
-            keys: One key per limit.
+            keys: One key per limit (sharing a hash tag, for a Cluster).
             limits: The limits.
             strategy: The counting strategy.
             cost: Units the request uses.
@@ -285,39 +242,30 @@ class RedisStore:
         await self._run("fixed-window", self._probe_key, ["", 1, 1, 1, 1000])
 
     async def prepare(self, connections: int = 1) -> None:
-        """Open ``connections`` pooled connections and load the scripts (one round trip).
+        """Open ``connections`` connections (per Cluster node) and load the scripts.
 
         The limiter does this at start-up and before each probe's decisive write, under
-        its own timeout, so the per-call deadline covers commands, not connecting.
+        its own timeout, so the per-call deadline covers commands, not connecting (nor,
+        on a Cluster, reading the slot map).
         """
-        opened = await asyncio.gather(
-            *(self.pool.get_connection() for _ in range(max(1, connections))), return_exceptions=True
-        )
-        for connection in opened:
-            if not isinstance(connection, BaseException):
-                await self.pool.release(connection)
-        for connection in opened:
-            if isinstance(connection, BaseException):
-                raise connection
-        pipe = self.client.pipeline(transaction=False)
-        for body in SCRIPTS.values():
-            pipe.script_load(body)
-        await pipe.execute()
+        await self.link.open(connections)
+        await self.link.load(SCRIPTS.values())
 
     async def record(self, charges: Sequence[Charge]) -> None:
-        """Add what the fallback admitted to Redis' counters, in one pipelined round trip."""
+        """Add what the fallback admitted to Redis' counters: load the scripts, then one pipeline."""
         if not charges:
             return
-        pipe = self.client.pipeline(transaction=False)
+        await self.link.load(SCRIPTS.values())
+        pipe = self.link.pipeline()
         for charge in charges:
+            sha = self._scripts[charge.strategy][0]
             args = ["", charge.cost, 1, charge.limit.amount, charge.limit.window * 1000]
-            await self._scripts[charge.strategy](keys=[charge.key], args=args, client=pipe)
+            pipe.execute_command("EVALSHA", sha, 1, charge.key, *args)
         await pipe.execute()
 
     async def aclose(self) -> None:
-        """Close the client and every pooled connection."""
-        await self.client.aclose()
-        await self.pool.disconnect()
+        """Close the client and every connection."""
+        await self.link.aclose()
 
 
 STORAGE_ERROR_NAMES: Final = frozenset(
