@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import cache
@@ -22,7 +22,7 @@ from pydantic_settings import BaseSettings
 from hardening.redaction import is_sensitive_key
 from hardening.settings.spec import SettingSpec, setting_spec
 
-__all__ = ("FieldRow", "Kind", "env_prefix", "expected_for", "field_table", "locate", "unwrap")
+__all__ = ("FieldRow", "Kind", "env_prefix", "expected_for", "field_table", "locate", "unwrap", "value_at")
 
 
 Kind = Literal["model", "settings", "seq", "map", "scalar"]
@@ -131,6 +131,13 @@ def _rows(cls: type[BaseModel], prefix: str, delimiter: str, path: tuple[str, ..
         yield row
         if kind == "model":
             yield from _rows(unwrap(info.annotation), env + delimiter, delimiter, (*path, name))
+
+
+def value_at(model: Any, path: Iterable[str]) -> Any:
+    """The value at a field path of ``model`` (``("cors", "max_age")``), ``None`` where a part is missing."""
+    for part in path:
+        model = getattr(model, part, None)
+    return model
 
 
 def locate(cls: type[BaseModel], loc: Sequence[int | str]) -> tuple[str, str, FieldRow | None]:

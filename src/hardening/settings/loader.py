@@ -29,7 +29,7 @@ from hardening.findings import Finding
 from hardening.redaction import redact_text
 from hardening.settings.base import build_collecting
 from hardening.settings.context import LoadContext, as_paths
-from hardening.settings.fields import FieldRow, expected_for, field_table, unwrap
+from hardening.settings.fields import FieldRow, expected_for, field_table, unwrap, value_at
 from hardening.settings.judge import covers, failed_settings, judge, partial_settings
 from hardening.settings.models import AppSettings, HardeningSettings
 from hardening.settings.report import FailLevel, Provenance, SettingsProblem, SettingsReport, redact_except_descriptions
@@ -99,7 +99,7 @@ def _rule_problems(findings: Iterable[Finding], nested: bool) -> list[SettingsPr
             finding = dataclasses.replace(finding, env_var=row.env)
         problem = SettingsProblem.from_finding(finding, description=row.description if row else "")
         if nested and row is not None and finding.env_var.startswith("HARDENING_"):
-            problem = _with_setting(problem, "hardening." + problem.setting)
+            problem = dataclasses.replace(problem, setting="hardening." + problem.setting)
         problems.append(problem)
     return problems
 
@@ -128,14 +128,8 @@ def _rules_on_what_loaded(
     if partial is not None and nested:
         findings.extend(f for f in app_findings(partial) if not covers(failed, f.setting))
     if nested:
-        notes = [_with_setting(note, "hardening." + note.setting) for note in notes]
+        notes = [dataclasses.replace(note, setting="hardening." + note.setting) for note in notes]
     return [*_rule_problems(findings, nested), *notes]
-
-
-def _with_setting(problem: SettingsProblem, setting: str) -> SettingsProblem:
-    data = asdict(problem)
-    data["setting"] = setting
-    return SettingsProblem(**data)
 
 
 def check_settings(
@@ -271,7 +265,7 @@ def explain(
     shown: dict[str, str] = {}
     if settings is not None:
         for item in fields:
-            shown[item.setting] = _display(_get(settings, item.setting.split(".")), secret=item.secret)
+            shown[item.setting] = _display(value_at(settings, item.setting.split(".")), secret=item.secret)
     return Explanation(cls.__name__, report.environment, fields, shown, report)
 
 
@@ -283,12 +277,6 @@ def _all_settings(cls: type[BaseModel], prefix: str) -> list[str]:
         else:
             out.append(prefix + row.setting)
     return out
-
-
-def _get(model: Any, path: list[str]) -> Any:
-    for part in path:
-        model = getattr(model, part, None)
-    return model
 
 
 def _display(value: Any, *, secret: bool) -> str:

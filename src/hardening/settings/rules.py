@@ -17,11 +17,12 @@ from collections.abc import Iterable, Iterator
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, SecretBytes, SecretStr
+from pydantic import BaseModel
 
 from hardening.findings import Finding, Rule, Severity
 from hardening.redaction import is_sensitive_key
-from hardening.settings.fields import FieldRow, field_table
+from hardening.settings.fields import FieldRow, field_table, value_at
+from hardening.settings.secrets import secret_text
 
 __all__ = ("CHECKS", "RULES", "app_findings", "check_debug", "check_secrets", "entropy_bits", "is_placeholder")
 
@@ -105,25 +106,10 @@ _PLACEHOLDER_PARTS: Final = (
 )
 
 
-def _value(model: BaseModel, path: tuple[str, ...]) -> Any:
-    current: Any = model
-    for part in path:
-        current = getattr(current, part, None)
-    return current
-
-
 def _leaves(model: BaseModel) -> Iterator[tuple[FieldRow, Any]]:
     for row in field_table(type(model)):
         if row.kind not in ("settings", "model"):
-            yield row, _value(model, row.path)
-
-
-def _secret_text(value: Any) -> str | None:
-    if isinstance(value, SecretStr):
-        return value.get_secret_value()
-    if isinstance(value, SecretBytes):
-        return value.get_secret_value().decode("utf-8", "replace")
-    return None
+            yield row, value_at(model, row.path)
 
 
 def is_placeholder(secret: str) -> bool:
@@ -172,7 +158,7 @@ def check_debug(settings: BaseModel) -> Iterable[Finding]:
 def check_secrets(settings: BaseModel) -> Iterable[Finding]:
     """HARDENING-SET-002..005, 007..009: weak, empty, default or exposed secrets."""
     for row, value in _leaves(settings):
-        secret = _secret_text(value)
+        secret = secret_text(value)
         if secret is None:
             yield from _plain_field(row, value)
             continue
@@ -217,7 +203,7 @@ def _weak_secret(row: FieldRow, secret: str) -> Iterator[Finding]:
     if not secret.strip():
         yield _finding("HARDENING-SET-005", row, "the secret is empty", f"Set {row.env} to a real secret.")
         return
-    default = _secret_text(row.info.default)
+    default = secret_text(row.info.default)
     required = row.spec.required_in if row.spec else ()
     if default and secret == default and "production" not in required and _is_signing_key(row):
         yield _finding(

@@ -33,6 +33,7 @@ __all__ = (
     "read_secret_file",
     "register_model_secrets",
     "register_value",
+    "secret_text",
 )
 
 DEFAULT_MAX_SECRET_FILE_SIZE: Final = 64 * 1024
@@ -83,12 +84,9 @@ def read_secret_file(
     if not stat.S_ISREG(info.st_mode):
         msg = "not a regular file"
         raise SecretFileError(msg)
-    if info.st_size > max_size:
-        msg = f"the file is larger than the {max_size}-byte limit"
-        raise SecretFileError(msg)
     try:
         with real.open("rb") as handle:
-            data = handle.read(max_size + 1)
+            data = handle.read(max_size + 1)  # one byte more tells a file over the limit
     except OSError:
         msg = "the file cannot be read (permission denied?)"
         raise SecretFileError(msg) from None
@@ -105,14 +103,20 @@ def read_secret_file(
     return text.removesuffix("\n")
 
 
+def secret_text(value: object) -> str | None:
+    """The text a ``SecretStr`` or ``SecretBytes`` holds (bytes decoded as UTF-8); ``None`` for other values."""
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, SecretBytes):
+        return value.get_secret_value().decode("utf-8", "replace")
+    return None
+
+
 def register_value(value: object, *, secret: bool) -> None:
     """Register ``value`` for redaction when it is secret, and any URL password in it."""
-    if isinstance(value, SecretStr):
-        value = value.get_secret_value()
-        secret = True
-    elif isinstance(value, SecretBytes):
-        value = value.get_secret_value().decode("utf-8", "replace")
-        secret = True
+    held = secret_text(value)
+    if held is not None:
+        value, secret = held, True
     if not isinstance(value, str):
         text = str(value) if value is not None and "://" in str(value) else None
         if text is None:
