@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
-__all__ = ("CATALOG", "CATEGORIES", "Category", "CheckSpec", "Priority", "spec")
+__all__ = ("CATALOG", "CATEGORIES", "Category", "CheckSpec", "Priority")
 
 Priority = Literal["P0", "P1", "P2"]
 """How urgent a failed check is: ``P0`` blocker, ``P1`` critical, ``P2`` important."""
@@ -385,8 +385,3 @@ _SPECS: Final = (
 
 CATALOG: Final[dict[str, CheckSpec]] = {item.id: item for item in _SPECS}
 """Every audit check, by ID (production rules run with ``--settings`` keep their own IDs)."""
-
-
-def spec(check_id: str) -> CheckSpec:
-    """Return the :class:`CheckSpec` of ``check_id``."""
-    return CATALOG[check_id]
