@@ -69,6 +69,46 @@ class _Source(PydanticBaseSettingsSource):
     def _full(self, setting: str) -> str:
         return self.context.prefixes.get(self.settings_cls, "") + setting
 
+    def _record(self, row: FieldRow, source: str, *, default: bool) -> None:
+        """Record where ``row``'s value came from (``explain()``)."""
+        setting = self._full(row.setting)
+        consulted = (row.env, row.env + "_FILE") if row.kind != "model" else (row.env,)
+        self.context.provenance[setting] = Provenance(
+            setting=setting,
+            env_var=row.env,
+            consulted=consulted,
+            source=source,
+            default=default,
+            secret=row.secret,
+            required_in=row.spec.required_in if row.spec else (),
+            description=row.description,
+        )
+
+    def _problem(
+        self,
+        row: FieldRow,
+        message: str,
+        kind: Literal["missing", "invalid"],
+        *,
+        source: str = "",
+        hint: str = "",
+        expected: str = "",
+        env: str = "",
+    ) -> None:
+        self.context.add(
+            SettingsProblem(
+                kind=kind,
+                severity="error",
+                env_var=env or row.env,
+                setting=self._full(row.setting),
+                message=message,
+                expected=expected or expected_for(row),
+                hint=hint,
+                description=row.description,
+                source=source,
+            )
+        )
+
 
 class EnvSource(_Source):
     """Environment, ``VAR_FILE``, ``.env`` and secrets-dir values for every field."""
@@ -214,34 +254,6 @@ class EnvSource(_Source):
                     )
                 )
 
-    def _record(self, row: FieldRow, source: str, *, default: bool) -> None:
-        _record(self.context, self._full(row.setting), row, source, default=default)
-
-    def _problem(
-        self,
-        row: FieldRow,
-        message: str,
-        kind: Literal["missing", "invalid"],
-        *,
-        source: str = "",
-        hint: str = "",
-        expected: str = "",
-        env: str = "",
-    ) -> None:
-        self.context.add(
-            SettingsProblem(
-                kind=kind,
-                severity="error",
-                env_var=env or row.env,
-                setting=self._full(row.setting),
-                message=message,
-                expected=expected or expected_for(row),
-                hint=hint,
-                description=row.description,
-                source=source,
-            )
-        )
-
 
 def _within(raw: str, directory: Path) -> bool:
     given = Path(raw).absolute()
@@ -254,20 +266,6 @@ def _example(kind: str) -> str:
 
 
 _UNSET: Final = object()
-
-
-def _record(ctx: LoadContext, setting: str, row: FieldRow, source: str, *, default: bool) -> None:
-    consulted = (row.env, row.env + "_FILE") if row.kind != "model" else (row.env,)
-    ctx.provenance[setting] = Provenance(
-        setting=setting,
-        env_var=row.env,
-        consulted=consulted,
-        source=source,
-        default=default,
-        secret=row.secret,
-        required_in=row.spec.required_in if row.spec else (),
-        description=row.description,
-    )
 
 
 class EnvironmentDefaultsSource(_Source):
@@ -285,31 +283,25 @@ class EnvironmentDefaultsSource(_Source):
             given, _ = _state_get(self.current_state, row.path)
             if given:
                 if setting not in ctx.provenance:
-                    _record(ctx, setting, row, "custom source", default=False)
+                    self._record(row, "custom source", default=False)
                 continue
             spec = row.spec
             if spec is not None and environment in spec.required_in:
                 empty = ctx.variables(()).get(row.env.lower(), ("", "x", ""))[1] == ""
-                ctx.add(
-                    SettingsProblem(
-                        kind="missing",
-                        severity="error",
-                        env_var=row.env,
-                        setting=setting,
-                        message=("is set but empty" if empty else "is not set") + f"; required in {environment}",
-                        expected=expected_for(row),
-                        hint=f"Set {row.env} (or {row.env}_FILE pointing at a secret file).",
-                        description=row.description,
-                    )
+                self._problem(
+                    row,
+                    ("is set but empty" if empty else "is not set") + f"; required in {environment}",
+                    "missing",
+                    hint=f"Set {row.env} (or {row.env}_FILE pointing at a secret file).",
                 )
-                _record(ctx, setting, row, "missing", default=True)
+                self._record(row, "missing", default=True)
                 continue
             if spec is not None and environment in spec.defaults:
                 _state_set(out, row.path, spec.defaults[environment])
-                _record(ctx, setting, row, f"environment default ({environment})", default=True)
+                self._record(row, f"environment default ({environment})", default=True)
                 continue
             if not row.info.is_required():
-                _record(ctx, setting, row, "default", default=True)
+                self._record(row, "default", default=True)
         return out
 
     def _environment(self) -> Environment:
