@@ -101,20 +101,13 @@ class SentryConfig(LayerConfig):
         return value
 
 
-def _is_client_error(hint: dict[str, Any] | None) -> bool:
+def _dropped(hint: dict[str, Any] | None, *, report_4xx: bool) -> bool:
+    """Whether an error event is about a client that went away, or a 4xx (unless reported)."""
     exc_info = (hint or {}).get("exc_info")
     if not exc_info:
         return False
     status = getattr(exc_info[1], "status_code", None)
-    return isinstance(status, int) and status in _CLIENT_ERROR
-
-
-def _is_disconnect(hint: dict[str, Any] | None) -> bool:
-    """Whether the event is about a client that went away (never reported)."""
-    exc_info = (hint or {}).get("exc_info")
-    if not exc_info:
-        return False
-    return is_client_gone(exc_info[1])
+    return is_client_gone(exc_info[1]) or (not report_4xx and isinstance(status, int) and status in _CLIENT_ERROR)
 
 
 def _name_unmatched(item: dict[str, Any]) -> dict[str, Any]:
@@ -155,7 +148,7 @@ def redacting_hooks(
         user = user_hooks.get(name)
 
         def hook(item: Any, hint: Any) -> Any:
-            if name == "before_send" and (_is_disconnect(hint) or (not report_4xx and _is_client_error(hint))):
+            if name == "before_send" and _dropped(hint, report_4xx=report_4xx):
                 return None
             if user is not None:
                 item = user(item, hint)
