@@ -24,7 +24,7 @@ from hardening.audit._probe_service import (
     probe_rate_limit,
     probe_request_ids,
 )
-from hardening.audit._stack import Routes, find_layers, find_routes, routes_from_openapi
+from hardening.audit._stack import Routes, _chain, find_layers, find_routes, routes_from_openapi
 from hardening.audit._target import app_host, build_target, load_app
 from hardening.redaction import redact_url
 
@@ -66,9 +66,7 @@ def _host_and_origin(settings: Any, host: str | None, origin: str | None) -> tup
 
 
 def _label(app: Any) -> str:
-    chain = [app]
-    while len(chain) < 64 and getattr(chain[-1], "app", None) is not None:
-        chain.append(chain[-1].app)
+    chain = _chain(app)
     inner = type(chain[-1])
     label = f"{inner.__module__}.{inner.__qualname__}"
     return f"{label} in {len(chain) - 1} middleware" if len(chain) > 1 else label
