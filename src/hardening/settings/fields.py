@@ -22,7 +22,7 @@ from pydantic_settings import BaseSettings
 from hardening.redaction import is_sensitive_key
 from hardening.settings.spec import SettingSpec, setting_spec
 
-__all__ = ("FieldRow", "Kind", "env_prefix", "expected_for", "field_table", "locate", "unwrap", "value_at")
+__all__ = ("FieldRow", "Kind", "all_rows", "env_prefix", "expected_for", "field_table", "locate", "unwrap", "value_at")
 
 
 Kind = Literal["model", "settings", "seq", "map", "scalar"]
@@ -131,6 +131,15 @@ def _rows(cls: type[BaseModel], prefix: str, delimiter: str, path: tuple[str, ..
         yield row
         if kind == "model":
             yield from _rows(unwrap(info.annotation), env + delimiter, delimiter, (*path, name))
+
+
+def all_rows(cls: type[BaseModel], prefix: str = "") -> Iterator[tuple[str, FieldRow]]:
+    """Every row of ``cls`` and of its nested settings classes, with its full dotted setting."""
+    for row in field_table(cls):
+        if row.kind == "settings":
+            yield from all_rows(unwrap(row.info.annotation), f"{prefix}{row.setting}.")
+        else:
+            yield prefix + row.setting, row
 
 
 def value_at(model: Any, path: Iterable[str]) -> Any:
