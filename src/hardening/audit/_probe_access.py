@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+from hardening._paths import QUIET_PROBE_PATHS
 from hardening.audit._context import FOREIGN_HOST, FOREIGN_ORIGIN
 from hardening.audit._model import AuditFinding, Exchange
 
@@ -14,8 +15,6 @@ __all__ = ("probe_cors", "probe_hosts", "refused_by_host")
 
 _REFUSED: Final = frozenset({400, 403, 421})
 _HOST_REFUSALS: Final = frozenset({400, 421})
-_ANSWERED_ANYWAY: Final = ("/livez", "/healthz", "/readyz", "/health", "/startupz")
-"""Paths a trusted-hosts layer lets through whatever the Host (probes send the pod IP)."""
 _STILL_VALID: Final = ("AUD-HEALTH-", "AUD-SET-", "AUD-STACK-")
 _PREFLIGHT: Final = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
 
@@ -139,7 +138,8 @@ def refused_by_host(findings: list[AuditFinding], exchanges: list[Exchange], *, 
     Every answer outside the health paths was a 400 or 421 that names the host: the
     findings that depend on those answers become "not tested", with that reason.
     """
-    answered = [e for e in exchanges if e.status is not None and not e.path.startswith(_ANSWERED_ANYWAY)]
+    # the probe paths pass whatever the Host (probes send the pod IP)
+    answered = [e for e in exchanges if e.status is not None and not e.path.startswith(QUIET_PROBE_PATHS)]
     if not answered or any(e.status not in _HOST_REFUSALS or "host" not in e.body.lower() for e in answered):
         return findings
     host = next((value for name, value in answered[0].request_headers if name.lower() == "host"), "?")
