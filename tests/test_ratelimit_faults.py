@@ -87,9 +87,11 @@ class Figures:
     def report(self, limiter: RateLimiter, seconds: float) -> None:
         breaker = limiter.breaker
         transitions = dict(breaker.transitions) if breaker is not None else {}
+        store_call = breaker.latency_max * 1000 if breaker is not None else 0.0
         print(
             f"\nFIGURES {self.name}: admitted {self.admitted} vs limit {self.limit} in {seconds:.1f} s, "
-            f"5xx {self.server_errors}, largest added latency {self.slowest * 1000:.0f} ms, "
+            f"5xx {self.server_errors}, largest added latency {self.slowest * 1000:.0f} ms "
+            f"(largest store call {store_call:.0f} ms, deadline {DEADLINE * 1000:.0f} ms), "
             f"transitions {transitions}, state {limiter.state}"
         )
 
