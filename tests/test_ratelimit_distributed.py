@@ -16,8 +16,12 @@ from typing import Any
 
 import pytest
 
+from hardening.errors import ConfigurationError
 from hardening.ratelimit import RedisStore
+from hardening.ratelimit._redis_links import uri_locations
+from hardening.ratelimit.breaker import is_storage_error
 from hardening.ratelimit.stores import Charge
+from hardening.ratelimit.windows import Limit
 from tests.servers import (
     MemcachedServer,
     RedisClusterGroup,
@@ -40,6 +44,48 @@ async def _traffic_with(limiter: Any, name: str, fault: Any, seconds: float) -> 
         await drive(client, figures, seconds)
         await task
     return figures
+
+
+def test_sentinel_and_cluster_uris_are_parsed_like_limits() -> None:
+    """``scheme://[[user]:password@]host:port[,host:port...][/service]``, percent-decoded; errors
+    never quote the URI."""
+    auth, locations, path = uri_locations("redis+sentinel://:p%40ss@10.0.0.1:26379,[::1]:26380/mymaster")
+    assert auth == {"password": "p@ss"}
+    assert locations == [("10.0.0.1", 26379), ("::1", 26380)]
+    assert path == "/mymaster"
+    auth, locations, _ = uri_locations("redis+cluster://app:secret@h1:7000, h2:7001")
+    assert auth == {"username": "app", "password": "secret"}
+    assert locations == [("h1", 7000), ("h2", 7001)]
+    for bad in ("redis+cluster://:canary-pw@h1:7000,h2", "redis+cluster://:canary-pw@h1:notaport"):
+        with pytest.raises(ConfigurationError) as caught:
+            uri_locations(bad)
+        assert "canary-pw" not in str(caught.value)
+    with pytest.raises(ConfigurationError, match="service name") as caught:
+        RedisStore("async+redis+sentinel://:canary-pw@127.0.0.1:26379")
+    assert "canary-pw" not in str(caught.value)
+
+
+@pytest.mark.parametrize("url", ["redis+sentinel://127.0.0.1:9/mymaster", "redis+cluster://127.0.0.1:9"])
+async def test_sentinel_and_cluster_down_at_start_up_are_storage_failures(url: str) -> None:
+    """Building the store touches no network; with nothing listening the warm-up opens the
+    breaker (redis-py's cluster client raises RedisClusterException, not a RedisError: it was
+    taken for a bug, failing the start-up and answering 500) and the fallback decides."""
+    limiter = make_limiter(url, default_limits="3/minute")
+    try:
+        await limiter.start()
+        assert limiter.state == "open"
+        async with client_of(limiter) as client:
+            statuses = [(await client.get("/")).status_code for _ in range(5)]
+        assert statuses == [200, 200, 200, 429, 429]
+    finally:
+        await limiter.aclose()
+    store = RedisStore("async+" + url, connect_timeout=0.2)
+    try:
+        with pytest.raises(Exception) as caught:  # noqa: PT011 - whichever storage error
+            await store.acquire(("k:{t}",), [Limit(1, 1, "1/s")], "fixed-window", 1)
+        assert is_storage_error(caught.value), repr(caught.value)
+    finally:
+        await store.aclose()
 
 
 def _evalsha_by_node(ports: list[int]) -> list[int]:

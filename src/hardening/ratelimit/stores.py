@@ -269,6 +269,15 @@ class RedisStore:
 
 
 STORAGE_ERROR_NAMES: Final = frozenset(
-    {"RedisError", "ValkeyError", "StorageError", "PyMongoError", "MemcacheError", "MemcachioError"}
+    {
+        "RedisError",
+        "RedisClusterException",  # no cluster node reachable, slot not covered: not a RedisError
+        "ValkeyError",
+        "ValkeyClusterException",
+        "StorageError",
+        "PyMongoError",
+        "MemcacheError",
+        "MemcachioError",
+    }
 )
 """Exception class names (anywhere in the MRO) that mean "the store failed"."""
