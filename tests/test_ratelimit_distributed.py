@@ -170,25 +170,36 @@ async def test_all_or_none_and_hand_over_on_sentinel_and_cluster(servers: str, r
         await limiter.aclose()
 
 
-async def test_sentinel_failover_during_traffic(redis_sentinel: RedisSentinelGroup) -> None:
+@pytest.mark.parametrize("fault", ["sentinel-failover", "sentinel-master-killed"])
+async def test_sentinel_failover_during_traffic(redis_sentinel: RedisSentinelGroup, fault: str) -> None:
+    """``SENTINEL FAILOVER`` (the old master turns replica: READONLY), or the master killed
+    (refused until the sentinels agree it is down, about 1 s here, and promote the replica)."""
     limiter = make_limiter(redis_sentinel.url, default_limits=f"{LIMIT}/minute", recovery_time=0.5)
     assert limiter.storage == "redis"
     old_master = redis_sentinel.master_port()
 
     async def fail_over() -> None:
         await asyncio.sleep(1.0)
-        await asyncio.to_thread(redis_sentinel.failover)
+        if fault == "sentinel-failover":
+            await asyncio.to_thread(redis_sentinel.failover)
+        else:
+            await asyncio.to_thread(redis_sentinel.master.stop)
 
     start = time.monotonic()
-    figures = await _traffic_with(limiter, "sentinel-failover", fail_over, 5.0)
-    new_master = redis_sentinel.master_port()
+    figures = await _traffic_with(limiter, fault, fail_over, 5.0)
     began = time.monotonic()
+    while redis_sentinel.master_port() == old_master and time.monotonic() - began < 15:
+        await asyncio.sleep(0.1)
+    new_master = redis_sentinel.master_port()
+    promoted_after = time.monotonic() - began
     assert limiter.breaker is not None
+    began = time.monotonic()
     while limiter.state != "closed" and time.monotonic() - began < limiter.breaker.recovery_bound() + MARGIN:
         await asyncio.sleep(0.05)
-    state = limiter.state
+    state, closed_after = limiter.state, time.monotonic() - began
     await limiter.aclose()
     figures.report(limiter, time.monotonic() - start)
+    print(f"FIGURES {fault}: waited {promoted_after:.2f} s more for the new master, {closed_after:.2f} s to close")
     assert new_master != old_master
     assert figures.server_errors == 0
     assert figures.admitted <= LIMIT * 1.1
