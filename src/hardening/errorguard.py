@@ -110,28 +110,23 @@ class ErrorGuardMiddleware:
         async def guarded_send(message: Message) -> None:
             # One closure per request; the rare held 500 needs no other.
             nonlocal started, held, held_bytes, gone
-            if not started and message["type"] == "http.response.start":
-                if hold_500 and message.get("status") == _SERVER_ERROR:
-                    held = [message]
-                    return
-                started = True
-            elif held is not None:
-                held.append(message)
-                held_bytes += len(message.get("body", b""))
-                if held_bytes <= _MAX_HELD_BYTES:
-                    return
-                # Too large to hold: send what is held; the rest goes straight through.
-                messages, held, started = held, None, True
-                try:
-                    await _send_all(send, messages)
-                except OSError as exc:
-                    mark_client_gone(exc)
-                    gone = exc
-                    raise
-                return
             try:
+                if not started and message["type"] == "http.response.start":
+                    if hold_500 and message.get("status") == _SERVER_ERROR:
+                        held = [message]
+                        return
+                    started = True
+                elif held is not None:
+                    held.append(message)
+                    held_bytes += len(message.get("body", b""))
+                    if held_bytes <= _MAX_HELD_BYTES:
+                        return
+                    # Too large to hold: send what is held; the rest goes straight through.
+                    messages, held, started = held, None, True
+                    await _send_all(send, messages)
+                    return
                 await send(message)
-            except OSError as exc:
+            except OSError as exc:  # only the server's send raises it: the client went away
                 mark_client_gone(exc)  # before the layers and Sentry inside see it
                 gone = exc
                 raise
