@@ -17,6 +17,7 @@ Run with ``-s`` to see them.
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 import uuid
 from typing import Any
@@ -78,20 +79,37 @@ class Figures:
         self.name, self.limit = name, limit
         self.admitted = self.server_errors = 0
         self.slowest = 0.0
+        self.started = time.monotonic()
+        self.slowest_at = 0.0  # seconds after the start when the slowest request ended
+        # A full garbage collection of the test process (pytest, hypothesis: a large heap)
+        # stops every request alike (75 ms seen): the line reports the longest one apart.
+        self.longest_gc = 0.0
+        self._gc_began = 0.0
+        gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_began = time.perf_counter()
+        else:
+            self.longest_gc = max(self.longest_gc, time.perf_counter() - self._gc_began)
 
     def add(self, status: int, elapsed: float) -> None:
         self.admitted += status == 200
         self.server_errors += status >= 500
-        self.slowest = max(self.slowest, elapsed)
+        if elapsed > self.slowest:
+            self.slowest, self.slowest_at = elapsed, time.monotonic() - self.started
 
     def report(self, limiter: RateLimiter, seconds: float) -> None:
+        if self._on_gc in gc.callbacks:
+            gc.callbacks.remove(self._on_gc)
         breaker = limiter.breaker
         transitions = dict(breaker.transitions) if breaker is not None else {}
         store_call = breaker.latency_max * 1000 if breaker is not None else 0.0
         print(
             f"\nFIGURES {self.name}: admitted {self.admitted} vs limit {self.limit} in {seconds:.1f} s, "
-            f"5xx {self.server_errors}, largest added latency {self.slowest * 1000:.0f} ms "
-            f"(largest store call {store_call:.0f} ms, deadline {DEADLINE * 1000:.0f} ms), "
+            f"5xx {self.server_errors}, largest added latency {self.slowest * 1000:.0f} ms at {self.slowest_at:.2f} s "
+            f"(largest store call {store_call:.0f} ms, deadline {DEADLINE * 1000:.0f} ms, "
+            f"longest garbage collection {self.longest_gc * 1000:.0f} ms), "
             f"transitions {transitions}, state {limiter.state}"
         )
 
