@@ -29,17 +29,25 @@ pytestmark = [pytest.mark.redis]
 STRATEGIES: list[Strategy] = ["fixed-window", "moving-window", "sliding-window-counter"]
 
 
-@settings(
-    max_examples=200,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(
+# Any hits (time gap in ms, cost, forced or not) against 1-2 limits, from any start time.
+_HITS = given(
     strategy=st.sampled_from(STRATEGIES),
     limits=st.lists(st.tuples(st.integers(1, 6), st.sampled_from([1, 2, 5])), min_size=1, max_size=2),
     start=st.integers(0, 10**7),
     hits=st.lists(st.tuples(st.integers(0, 2500), st.integers(1, 4), st.booleans()), min_size=1, max_size=30),
 )
+
+
+def _examples(count: int) -> settings:
+    return settings(
+        max_examples=count,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+
+
+@_examples(200)
+@_HITS
 def test_lua_and_python_decide_alike(
     redis_server: RedisServer,
     strategy: Strategy,
@@ -50,17 +58,8 @@ def test_lua_and_python_decide_alike(
     asyncio.run(_compare(redis_server.url, strategy, limits, start, hits))
 
 
-@settings(
-    max_examples=40,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(
-    strategy=st.sampled_from(STRATEGIES),
-    limits=st.lists(st.tuples(st.integers(1, 6), st.sampled_from([1, 2, 5])), min_size=1, max_size=2),
-    start=st.integers(0, 10**7),
-    hits=st.lists(st.tuples(st.integers(0, 2500), st.integers(1, 4), st.booleans()), min_size=1, max_size=30),
-)
+@_examples(40)
+@_HITS
 def test_lua_and_python_decide_alike_on_a_cluster(
     redis_cluster: RedisClusterGroup,
     strategy: Strategy,
