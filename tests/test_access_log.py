@@ -373,3 +373,24 @@ def test_remembered_values_are_bounded() -> None:
     assert memo.get(b"25", lambda _key: -1) == 25  # remembered
     register_secret("late-secret-for-the-memo")
     assert memo.get(b"25", lambda _key: -1) == -1  # the secrets changed: derived again
+
+
+def test_no_field_overwrites_a_log_record_attribute() -> None:
+    """The fields are set on the record by one ``__dict__`` update (as ``logging.makeLogRecord``
+    does), so none may be an attribute the record already has, nor ``message``/``asctime``,
+    which formatters write: with every optional field present, the names stay apart."""
+    scope: dict[str, Any] = {
+        "type": "http",
+        "method": "GET",
+        "path": "/items/1",
+        "query_string": b"q=1",
+        "headers": [(b"user-agent", b"probe/1.0")],
+        "client": ("203.0.113.7", 1234),
+        "http_version": "1.1",
+        "scheme": "https",
+        "state": {"request_id": "r", "trace_id": "t" * 32, "span_id": "s" * 16},
+    }
+    fields = AccessLogMiddleware(APP).fields(scope, 500, 0.01, 1, 2, True, "RuntimeError")
+    assert {"error", "disconnected", "span_id", "trace_id", "request_id"} <= set(fields)
+    record = logging.LogRecord(ACCESS_LOGGER, logging.INFO, __file__, 0, "request", (), None, "f")
+    assert not set(fields) & (set(record.__dict__) | {"message", "asctime", "taskName"})

@@ -187,9 +187,12 @@ class AccessLogMiddleware:
         if not logger.isEnabledFor(level):
             return
         # What ``logger.log(level, "request", extra=fields)`` does, without looking for
-        # the caller's frame (the caller is always this method).
-        fields = self.fields(scope, status, duration, request_bytes, response_bytes, disconnected, error)
-        logger.handle(logger.makeRecord(ACCESS_LOGGER, level, __file__, 0, "request", (), None, "_emit", fields))
+        # the caller's frame (the caller is always this method). The fields go in as
+        # ``logging.makeLogRecord`` puts them, by one ``__dict__`` update: none of them is
+        # a ``LogRecord`` attribute, so ``makeRecord``'s per-key overwrite check is spared.
+        record = logger.makeRecord(ACCESS_LOGGER, level, __file__, 0, "request", (), None, "_emit")
+        record.__dict__.update(self.fields(scope, status, duration, request_bytes, response_bytes, disconnected, error))
+        logger.handle(record)
 
     def fields(
         self,
