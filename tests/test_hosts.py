@@ -189,6 +189,9 @@ def test_parse_host() -> None:
     assert parse_host("[::1]") == ("[::1]", None)
     assert parse_host("exa_mple.com") == ("exa_mple.com", None)
     assert parse_host("a..b") is None
+    assert parse_host(b"Example.COM.:8080") == ("example.com", 8080)  # the raw header
+    assert parse_host("ex\u00e4mple.com".encode("latin-1")) is None  # not ASCII
+    assert parse_host(None) is None  # absent
 
 
 def test_production_rules() -> None:
