@@ -183,16 +183,17 @@ class ClusterLink:
                 return await client.execute_command("EVALSHA", sha, len(keys), *keys, *args)
 
     async def open(self, connections: int) -> None:
-        """Read the slot map, then open ``connections`` connections to every primary."""
+        """Read the slot map, then open ``connections`` connections over the primaries.
+
+        Spread evenly (at least one each): ``max_connections`` caps the commands in flight
+        over all nodes, so the whole "pool" is that many connections, not that many per node.
+        """
         client = self.client
         await client.initialize()
-        count = max(1, min(connections, self.max_connections))
+        primaries = client.get_primaries()
+        count = max(1, min(-(-connections // max(1, len(primaries))), self.max_connections))
         await asyncio.gather(
-            *(
-                client.execute_command("PING", target_nodes=node)
-                for node in client.get_primaries()
-                for _ in range(count)
-            )
+            *(client.execute_command("PING", target_nodes=node) for node in primaries for _ in range(count))
         )
 
     async def load(self, bodies: Iterable[str]) -> None:

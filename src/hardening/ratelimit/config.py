@@ -293,9 +293,10 @@ class RateLimitConfig(LayerConfig):
     probe_timeout: float = Field(default=0.5, gt=0, le=30)
     """Seconds the start-up warm-up, and a probe, may spend connecting and loading the
     scripts (the probe's write then has ``deadline``, like a request)."""
-    redis_warm_connections: int = Field(default=16, ge=0)
-    """Redis connections opened at start-up (lifespan), so first requests do not pay
-    for connecting."""
+    redis_warm_connections: int | None = Field(default=None, ge=0)
+    """Redis connections opened at start-up (lifespan), so first requests neither connect
+    nor wait for a connection being opened under their deadline; unset means the whole
+    pool (``redis_max_connections``; on a Cluster, spread over the primaries)."""
     redis_max_connections: int = Field(default=50, ge=1)
     """The Redis connection pool size per worker."""
     key_prefix: str = "hardening-rl"

@@ -230,22 +230,32 @@ class RateLimiter:
         self._consult_until = self.fallback.clock() + self._longest_window
 
     async def start(self) -> None:
-        """Warm up at start-up: open pooled connections and load the scripts.
+        """Warm up at start-up: connect and load the scripts, then open the pooled connections.
 
-        Bounded by ``probe_timeout``; a store that is down then opens the breaker at
-        once (requests are decided by the failure modes until a probe succeeds), and
-        the app starts anyway.
+        The first step is bounded by ``probe_timeout``: a store that is down then opens
+        the breaker at once (requests are decided by the failure modes until a probe
+        succeeds), and the app starts anyway. The further connections are best effort,
+        never cut short (a cancelled ``gather`` of pool checkouts would keep connections
+        out of the pool), each bounded by the client's connect and socket timeouts.
         """
         breaker = self.breaker
         if breaker is None:
             return
+        config = self.config
         try:
-            with anyio.fail_after(self.config.probe_timeout):
-                await self.store.prepare(self.config.redis_warm_connections)
+            with anyio.fail_after(config.probe_timeout):
+                await self.store.prepare()
         except Exception as exc:
             if not is_storage_error(exc):
                 raise
             breaker.open_now(exc)
+            return
+        warm = config.redis_max_connections if config.redis_warm_connections is None else config.redis_warm_connections
+        try:
+            await self.store.prepare(warm)
+        except Exception as exc:  # a store failing just now is the requests' to find, the breaker's to count
+            if not is_storage_error(exc):
+                raise
 
     def decide_now(self, policy: Policy, scope: Scope) -> Decision | None:
         """Decide one request without awaiting, or return ``None`` when that needs an ``await``.
