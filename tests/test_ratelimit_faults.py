@@ -2,9 +2,18 @@
 
 Each scenario drives one client at about 200 requests per second against a limit whose
 window is longer than the scenario (so every request falls in one window), then prints a
-figures line: admitted against the limit, 5xx responses, the largest latency a request
-saw (the app does nothing, so that is what the limiter added) and breaker transitions.
-Run with ``-s`` to see them.
+figures line: admitted against the limit, 5xx responses, the **limiter-added latency**
+(the longest ``RateLimiter.decide`` call of any request, timed around the call the
+middleware makes: the store call under its deadline, the fallback, the bookkeeping)
+beside the slowest request end to end (client, ASGI transport, app and limiter), and
+breaker transitions. Run with ``-s`` to see them.
+
+The issue's bound, ``deadline + 10 ms`` on the limiter-added latency, is asserted where
+it holds on a loaded 2-core machine (:data:`ADDED_BOUND`). Garbage collection of the test
+process is not the limiter's latency (a full collection of the pytest and hypothesis heap
+took 64-75 ms): automatic collection is off while the traffic runs (``gc.collect()``
+first, then ``gc.disable()``, restored after; :meth:`Figures.traffic`), and the figures
+line reports any collection that still ran during the traffic.
 
 * a Redis that refuses writes (``maxmemory`` reached with ``noeviction``; a read-only
   replica) but answers PING;
@@ -17,9 +26,12 @@ Run with ``-s`` to see them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import time
 import uuid
+import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -37,8 +49,10 @@ from tests.servers import RedisServer
 pytestmark = [pytest.mark.redis]
 
 DEADLINE = 0.05
-# Scheduling noise on a loaded 2-core machine (0.48 s seen in a CI-like run): the point is "not
-# seconds"; the figures line reports the real value.
+ADDED_BOUND = DEADLINE + 0.010
+"""The issue's bound on the limiter-added latency: the deadline plus 10 ms."""
+# End to end, and where the bound above does not hold reliably: scheduling noise on a loaded
+# 2-core machine (0.48 s seen in a CI-like run); the point is "not seconds".
 MARGIN = 0.95
 
 
@@ -73,21 +87,60 @@ def client_of(limiter: RateLimiter) -> httpx.AsyncClient:
 
 
 class Figures:
-    """What one scenario measured."""
+    """What one scenario measured; times ``limiter.decide`` (build the app after this)."""
 
-    def __init__(self, name: str, limit: int) -> None:
+    def __init__(self, name: str, limit: int, limiter: RateLimiter | None) -> None:
         self.name, self.limit = name, limit
         self.admitted = self.server_errors = 0
-        self.slowest = 0.0
+        self.slowest = 0.0  # end to end
+        self.added = 0.0  # the longest decide() call: what the limiter added to a request
         self.started = time.monotonic()
-        self.slowest_at = 0.0  # seconds after the start when the slowest request ended
-        # A full garbage collection of the test process (pytest, hypothesis: a large heap)
-        # stops every request alike (75 ms seen): the line reports the longest one apart.
-        self.longest_gc = 0.0
+        self.added_at = 0.0  # seconds after the start when the longest decide() ended
+        self.longest_gc = 0.0  # any collection that still ran during the traffic
         self._gc_began = 0.0
+        self._in_traffic = False
         gc.callbacks.append(self._on_gc)
+        if limiter is None:  # a baseline without the limiter
+            return
+        decide = limiter.decide
+
+        async def timed_decide(policy: Any, scope: Any) -> Any:
+            began = time.perf_counter()
+            try:
+                return await decide(policy, scope)
+            finally:
+                self.took(time.perf_counter() - began)
+
+        limiter.decide = timed_decide  # type: ignore[method-assign]  # the middleware reads it when built
+
+    def took(self, seconds: float) -> None:
+        if seconds > self.added:
+            self.added, self.added_at = seconds, time.monotonic() - self.started
+
+    @contextlib.contextmanager
+    def traffic(self) -> Iterator[None]:
+        """Collect garbage, then no automatic collection until the traffic is over.
+
+        What this collection finds was left by earlier code (sockets of connections a
+        deadline cancelled mid-connect on a loaded machine); its ResourceWarnings are not
+        this scenario's and would be reported against it, so they are ignored here.
+        """
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            gc.collect()
+        enabled = gc.isenabled()
+        gc.disable()
+        self._in_traffic = True
+        try:
+            yield
+        finally:
+            self._in_traffic = False
+            if enabled:
+                gc.enable()
 
     def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if not self._in_traffic:
+            return
         if phase == "start":
             self._gc_began = time.perf_counter()
         else:
@@ -96,8 +149,7 @@ class Figures:
     def add(self, status: int, elapsed: float) -> None:
         self.admitted += status == 200
         self.server_errors += status >= 500
-        if elapsed > self.slowest:
-            self.slowest, self.slowest_at = elapsed, time.monotonic() - self.started
+        self.slowest = max(self.slowest, elapsed)
 
     def report(self, limiter: RateLimiter, seconds: float) -> None:
         if self._on_gc in gc.callbacks:
@@ -107,26 +159,29 @@ class Figures:
         store_call = breaker.latency_max * 1000 if breaker is not None else 0.0
         print(
             f"\nFIGURES {self.name}: admitted {self.admitted} vs limit {self.limit} in {seconds:.1f} s, "
-            f"5xx {self.server_errors}, largest added latency {self.slowest * 1000:.0f} ms at {self.slowest_at:.2f} s "
-            f"(largest store call {store_call:.0f} ms, deadline {DEADLINE * 1000:.0f} ms, "
-            f"longest garbage collection {self.longest_gc * 1000:.0f} ms), "
+            f"5xx {self.server_errors}, limiter-added latency {self.added * 1000:.1f} ms at {self.added_at:.2f} s "
+            f"(bound {ADDED_BOUND * 1000:.0f} ms; largest store call {store_call:.1f} ms), "
+            f"slowest request end to end {self.slowest * 1000:.1f} ms, "
+            f"garbage collection during the traffic {self.longest_gc * 1000:.0f} ms, "
             f"transitions {transitions}, state {limiter.state}"
         )
 
 
 async def drive(client: httpx.AsyncClient, figures: Figures, seconds: float, rate: float = 200.0) -> None:
     """One client sending about ``rate`` requests per second for ``seconds``."""
-    start = time.monotonic()
-    while time.monotonic() - start < seconds:
-        began = time.monotonic()
-        response = await client.get("/")
-        elapsed = time.monotonic() - began
-        figures.add(response.status_code, elapsed)
-        await asyncio.sleep(max(0.0, 1 / rate - elapsed))
+    with figures.traffic():
+        start = time.monotonic()
+        while time.monotonic() - start < seconds:
+            began = time.monotonic()
+            response = await client.get("/")
+            elapsed = time.monotonic() - began
+            figures.add(response.status_code, elapsed)
+            await asyncio.sleep(max(0.0, 1 / rate - elapsed))
 
 
 async def run_scenario(name: str, limiter: RateLimiter, limit: int, seconds: float) -> Figures:
-    figures = Figures(name, limit)
+    figures = Figures(name, limit, limiter)
+    await limiter.start()  # the lifespan warm-up, as a server runs it before the first request
     async with client_of(limiter) as client:
         try:
             await drive(client, figures, seconds)
@@ -164,6 +219,7 @@ async def test_redis_out_of_memory_keeps_the_breaker_open_and_the_limit(redis_se
     assert figures.admitted <= 20
     assert limiter.breaker is not None
     assert limiter.breaker.transitions["half_open->closed"] == 0
+    assert figures.added < ADDED_BOUND
     assert figures.slowest < DEADLINE + MARGIN
 
 
@@ -178,6 +234,8 @@ async def test_read_only_replica_keeps_the_breaker_open_and_the_limit(redis_serv
     assert figures.admitted <= 20
     assert limiter.breaker is not None
     assert limiter.breaker.transitions["half_open->closed"] == 0
+    assert figures.added < ADDED_BOUND
+    assert figures.slowest < DEADLINE + MARGIN
 
 
 # --------------------------------------------------------------------------- hysteresis
@@ -188,7 +246,8 @@ async def test_flapping_redis_settles_open_then_returns_within_the_bound(redis_s
     """1 s down / 2 s up, scaled by 0.5 with the breaker's times (probe, recovery)."""
     with FaultProxy(upstream=(redis_server.host, redis_server.port)) as proxy:
         limiter = make_limiter(proxy.url(), default_limits="30/minute", probe_interval=0.25, recovery_time=1.5)
-        figures = Figures("flapping-0.5s-down-1s-up", 30)
+        figures = Figures("flapping-0.5s-down-1s-up", 30, limiter)
+        await limiter.start()
         async with client_of(limiter) as client:
             start = time.monotonic()
 
@@ -217,6 +276,7 @@ async def test_flapping_redis_settles_open_then_returns_within_the_bound(redis_s
         assert closes_while_flapping == 0
         assert limiter.breaker.transitions["closed->open"] == 1
         assert figures.admitted <= 30
+        assert figures.added < ADDED_BOUND
         assert figures.slowest < DEADLINE + MARGIN
 
 
@@ -233,17 +293,54 @@ async def test_redis_slower_than_the_deadline_settles_open(redis_server: RedisSe
         assert figures.admitted + 1 <= 20
         assert limiter.breaker is not None
         assert limiter.breaker.transitions["half_open->closed"] == 0
+        assert figures.added < ADDED_BOUND
         assert figures.slowest < DEADLINE + MARGIN
 
 
 # --------------------------------------------------------------------------- warm-up
 
 
+async def _concurrent_requests(app: Any, figures: Figures, count: int) -> float:
+    """``count`` requests arriving at once, straight to the app as a server would send them
+    (no client in this loop); each one's latency counts from their common arrival."""
+    arrived = 0.0
+
+    async def one(index: int) -> None:
+        statuses: list[int] = []
+
+        async def request() -> Any:
+            return {"type": "http.request", "body": b""}
+
+        async def respond(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                statuses.append(message["status"])
+
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+            "path": "/", "raw_path": b"/", "query_string": b"", "root_path": "", "headers": [(b"host", b"t")],
+            "client": (f"203.0.113.{index % 50}", 1), "server": ("t", 80),
+        }  # fmt: skip
+        await app(scope, request, respond)
+        figures.add(statuses[0], time.monotonic() - arrived)
+
+    with figures.traffic():
+        arrived = time.monotonic()
+        await asyncio.gather(*(one(index) for index in range(count)))
+    return time.monotonic() - arrived
+
+
 @pytest.mark.anyio
 async def test_100_concurrent_first_requests_after_warm_up_leave_the_breaker_closed(
     redis_server: RedisServer,
 ) -> None:
-    limiter = make_limiter(redis_server.url, default_limits="1000/minute", redis_warm_connections=8)
+    """The lifespan warm-up opens the pool's connections; then 100 requests arrive at once.
+
+    Their decisions queue behind each other on one event loop (each costs a few hundred
+    microseconds of Python here), so the limiter-added latency of the last one includes
+    the others' work; the same 100 requests without the limiter give the baseline.
+    """
+    limiter = make_limiter(redis_server.url, default_limits="1000/minute")
+    figures = Figures("cold-start-100-concurrent", 1000, limiter)
     app = RateLimitMiddleware(Starlette(routes=[Route("/", ok)]), limiter)
     messages = [{"type": "lifespan.startup"}]
     sent: list[Any] = []
@@ -266,38 +363,26 @@ async def test_100_concurrent_first_requests_after_warm_up_leave_the_breaker_clo
         await asyncio.sleep(0.01)
     assert sent, lifespan.exception() if lifespan.done() else "no lifespan answer"
     assert sent[0]["type"] == "lifespan.startup.complete"
-    figures = Figures("cold-start-100-concurrent", 1000)
-
-    async def one(index: int) -> None:  # straight to the app, as a server would (no client in this loop)
-        statuses: list[int] = []
-
-        async def request() -> Any:
-            return {"type": "http.request", "body": b""}
-
-        async def respond(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                statuses.append(message["status"])
-
-        scope = {
-            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
-            "path": "/", "raw_path": b"/", "query_string": b"", "root_path": "", "headers": [(b"host", b"t")],
-            "client": (f"203.0.113.{index % 50}", 1), "server": ("t", 80),
-        }  # fmt: skip
-        began = time.monotonic()
-        await app(scope, request, respond)
-        figures.add(statuses[0], time.monotonic() - began)
-
-    await asyncio.gather(*(one(index) for index in range(100)))
+    baseline = Figures("cold-start-baseline", 1000, None)
+    await _concurrent_requests(Starlette(routes=[Route("/", ok)]), baseline, 100)
+    took = await _concurrent_requests(app, figures, 100)
     lifespan.cancel()
-    figures.report(limiter, 0.0)
+    figures.report(limiter, took)
     decisions = limiter.stats()["decisions"]
-    print(f"FIGURES cold start: decisions {decisions}")
+    print(
+        f"FIGURES cold start: decisions {decisions}; the same 100 without the limiter: "
+        f"slowest {baseline.slowest * 1000:.1f} ms from their arrival"
+    )
     await limiter.aclose()
     assert figures.admitted == 100
     assert figures.server_errors == 0
     assert limiter.state == "closed"
     assert limiter.breaker is not None
     assert limiter.breaker.transitions["closed->open"] == 0
+    # Not ADDED_BOUND: the last of 100 decisions queued on one event loop waits for the other
+    # 99 (their Python, not Redis): 23-37 ms here, 40-60 ms with the other core busy, 77-84 ms
+    # with both busy (then a few decided by the fallback); the figures line gives the value.
+    assert figures.added < DEADLINE + MARGIN
 
 
 # --------------------------------------------------------------------------- quota continuity
