@@ -24,6 +24,7 @@ from hardening.ratelimit import RateLimitConfig, RateLimiter, RateLimitMiddlewar
 from hardening.ratelimit.stores import Limit, Strategy
 from hardening.testing_faults import FaultProxy
 from tests.servers import RedisServer, command_calls
+from tests.test_ratelimit_faults import Figures
 
 pytestmark = [pytest.mark.redis, pytest.mark.anyio]
 
@@ -109,6 +110,21 @@ async def wait_until(predicate: Callable[[], bool], timeout: float) -> float:
             raise AssertionError("condition not reached in time")
         await asyncio.sleep(0.01)
     return time.monotonic() - start
+
+
+def figures_for(name: str, limiter: RateLimiter, limit: int) -> Figures:
+    """Time every ``limiter.decide`` call (make it before :func:`client_for` builds the app).
+
+    The bound is the issue's: the limiter's deadline plus 10 ms, on the limiter-added
+    latency (see :class:`tests.test_ratelimit_faults.Figures`).
+    """
+    return Figures(name, limit, limiter, bound=limiter.config.deadline + 0.010)
+
+
+async def measured_get(client: httpx.AsyncClient, figures: Figures, path: str = "/") -> tuple[int, float]:
+    status, elapsed = await timed_get(client, path)
+    figures.add(status, elapsed)
+    return status, elapsed
 
 
 def degraded_events(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -198,9 +214,12 @@ async def test_redis_down_at_start_up_then_promoted(
     caplog.set_level(logging.INFO, logger="hardening.ratelimit")
     with FaultProxy(upstream=(redis_server.host, redis_server.port), mode="refuse") as proxy:
         limiter = RateLimiter(make_config(async_uri(proxy.url())))
+        figures = figures_for("refused-at-start-up", limiter, 5)
         async with client_for(limiter) as client:
-            with Ticker() as ticker:
-                results = [await timed_get(client) for _ in range(8)]
+            with Ticker() as ticker, figures.traffic():
+                results = [await measured_get(client, figures) for _ in range(8)]
+            figures.report(limiter, time.monotonic() - figures.started)
+            assert figures.added < figures.bound
             statuses = [status for status, _ in results]
             assert statuses == [200] * 5 + [429] * 3  # enforced by the fallback
             assert max(elapsed for _, elapsed in results) < DEADLINE + MARGIN
@@ -231,11 +250,14 @@ async def test_redis_killed_under_traffic_and_restarted_empty(
 ) -> None:
     caplog.set_level(logging.INFO, logger="hardening.ratelimit")
     limiter = RateLimiter(make_config(async_uri(redis_server.url), default_limits="20/minute"))
+    figures = figures_for("killed-under-traffic", limiter, 20)
     async with client_for(limiter) as client:
-        with Ticker() as ticker:
-            before = [await timed_get(client) for _ in range(5)]
+        with Ticker() as ticker, figures.traffic():
+            before = [await measured_get(client, figures) for _ in range(5)]
             redis_server.stop()
-            during = [await timed_get(client) for _ in range(30)]
+            during = [await measured_get(client, figures) for _ in range(30)]
+        figures.report(limiter, time.monotonic() - figures.started)
+        assert figures.added < figures.bound
         statuses = [s for s, _ in before + during]
         assert all(s in (200, 429) for s in statuses)
         assert max(t for _, t in before + during) < DEADLINE + MARGIN
@@ -262,11 +284,14 @@ async def test_redis_killed_under_traffic_and_restarted_empty(
 async def test_never_answering_redis_is_cut_off_at_the_deadline(redis_server: RedisServer) -> None:
     with FaultProxy(upstream=(redis_server.host, redis_server.port)) as proxy:
         limiter = RateLimiter(make_config(async_uri(proxy.url())))
+        figures = figures_for("blackhole", limiter, 5)
         async with client_for(limiter) as client:
-            assert (await client.get("/")).status_code == 200
+            assert (await measured_get(client, figures))[0] == 200
             proxy.mode = "blackhole"
-            with Ticker() as ticker:
-                results = [await timed_get(client) for _ in range(8)]
+            with Ticker() as ticker, figures.traffic():
+                results = [await measured_get(client, figures) for _ in range(8)]
+            figures.report(limiter, time.monotonic() - figures.started)
+            assert figures.added < figures.bound  # cut off at the deadline
             assert all(status in (200, 429) for status, _ in results)
             assert max(elapsed for _, elapsed in results) < DEADLINE + MARGIN
             assert ticker.max_gap < LOOP_LAG_LIMIT
@@ -282,12 +307,16 @@ async def test_never_answering_redis_is_cut_off_at_the_deadline(redis_server: Re
 async def test_slow_redis_just_under_the_deadline_still_decides(redis_server: RedisServer) -> None:
     with FaultProxy(upstream=(redis_server.host, redis_server.port)) as proxy:
         limiter = RateLimiter(make_config(async_uri(proxy.url()), deadline=0.3, probe_timeout=0.5))
+        figures = figures_for("slow-under-the-deadline", limiter, 5)
         async with client_for(limiter) as client:
             # Connect and load the script first: on a loaded machine, connecting through the
             # slow proxy (several round trips) could itself pass the deadline.
-            await client.get("/")
+            await measured_get(client, figures)
             proxy.latency = 0.04
-            results = [await timed_get(client) for _ in range(6)]
+            with figures.traffic():
+                results = [await measured_get(client, figures) for _ in range(6)]
+            figures.report(limiter, time.monotonic() - figures.started)
+            assert figures.added < figures.bound
             assert [s for s, _ in results] == [200] * 4 + [429] * 2
             assert max(t for _, t in results) < 0.3 + MARGIN
             assert limiter.state == "closed"
@@ -297,11 +326,14 @@ async def test_slow_redis_just_under_the_deadline_still_decides(redis_server: Re
 async def test_slow_redis_over_the_deadline_trips_the_breaker(redis_server: RedisServer) -> None:
     with FaultProxy(upstream=(redis_server.host, redis_server.port)) as proxy:
         limiter = RateLimiter(make_config(async_uri(proxy.url())))
+        figures = figures_for("slow-over-the-deadline", limiter, 5)
         async with client_for(limiter) as client:
-            await client.get("/")
+            await measured_get(client, figures)
             proxy.latency = 0.5
-            with Ticker() as ticker:
-                results = [await timed_get(client) for _ in range(6)]
+            with Ticker() as ticker, figures.traffic():
+                results = [await measured_get(client, figures) for _ in range(6)]
+            figures.report(limiter, time.monotonic() - figures.started)
+            assert figures.added < figures.bound  # cut off at the deadline
             assert all(status in (200, 429) for status, _ in results)
             assert max(t for _, t in results) < DEADLINE + MARGIN
             assert ticker.max_gap < LOOP_LAG_LIMIT
@@ -314,20 +346,23 @@ async def test_slow_redis_over_the_deadline_trips_the_breaker(redis_server: Redi
 async def test_flapping_redis_never_5xx_and_settles(redis_server: RedisServer) -> None:
     with FaultProxy(upstream=(redis_server.host, redis_server.port)) as proxy:
         limiter = RateLimiter(make_config(async_uri(proxy.url()), default_limits="1000/minute"))
+        figures = figures_for("flapping-0.25s", limiter, 1000)
         async with client_for(limiter) as client:
             statuses: list[int] = []
             slowest = 0.0
-            with Ticker() as ticker:
+            with Ticker() as ticker, figures.traffic():
                 start = time.monotonic()
                 flips = 0
                 while time.monotonic() - start < 2.0:
                     if time.monotonic() - start > flips * 0.25:
                         proxy.mode = "refuse" if flips % 2 == 0 else "pass"
                         flips += 1
-                    status, elapsed = await timed_get(client)
+                    status, elapsed = await measured_get(client, figures)
                     statuses.append(status)
                     slowest = max(slowest, elapsed)
                     await asyncio.sleep(0.005)
+            figures.report(limiter, 2.0)
+            assert figures.added < figures.bound
             assert set(statuses) <= {200}
             assert slowest < DEADLINE + MARGIN
             assert ticker.max_gap < LOOP_LAG_LIMIT
